@@ -1,0 +1,82 @@
+#include "common/secret.h"
+
+#include <openssl/crypto.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+#include <ostream>
+#include <utility>
+
+namespace kmsd {
+
+Secret::Secret(std::size_t n) : size_(n), capacity_(n) {
+  if (n == 0) return;
+  data_ = new std::uint8_t[n]();
+  // Best effort: an unprivileged process may exceed RLIMIT_MEMLOCK; the
+  // buffer is still wiped, and core dumps are disabled by the daemon.
+  locked_ = ::mlock(data_, n) == 0;
+}
+
+Secret Secret::CopyOf(std::span<const std::uint8_t> bytes) {
+  Secret secret(bytes.size());
+  if (!bytes.empty()) std::memcpy(secret.data_, bytes.data(), bytes.size());
+  return secret;
+}
+
+Secret Secret::CopyOf(std::string_view bytes) {
+  return CopyOf(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Secret::Secret(Secret&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)),
+      locked_(std::exchange(other.locked_, false)) {}
+
+Secret& Secret::operator=(Secret&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    locked_ = std::exchange(other.locked_, false);
+  }
+  return *this;
+}
+
+Secret::~Secret() { Release(); }
+
+void Secret::truncate(std::size_t n) noexcept {
+  if (n >= size_) return;
+  OPENSSL_cleanse(data_ + n, size_ - n);
+  size_ = n;
+}
+
+bool Secret::Equals(std::span<const std::uint8_t> other) const noexcept {
+  if (other.size() != size_) return false;
+  if (size_ == 0) return true;
+  return CRYPTO_memcmp(data_, other.data(), size_) == 0;
+}
+
+void Secret::Release() noexcept {
+  if (data_ == nullptr) return;
+  OPENSSL_cleanse(data_, capacity_);
+  if (locked_) ::munlock(data_, capacity_);
+  delete[] data_;
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+  locked_ = false;
+}
+
+std::string RedactedText(const Secret& secret) {
+  return "[redacted " + std::to_string(secret.size()) + " bytes]";
+}
+
+std::ostream& operator<<(std::ostream& os, const Secret& secret) {
+  return os << RedactedText(secret);
+}
+
+void PrintTo(const Secret& secret, std::ostream* os) { *os << RedactedText(secret); }
+
+}  // namespace kmsd
