@@ -1,0 +1,383 @@
+#include "daemon/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace kmsd::daemon {
+namespace {
+
+// Reads typed keys from one TOML table, records every problem with its path,
+// and afterwards reports the keys nobody asked for.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string path, std::vector<std::string>& problems)
+      : table_(table), path_(std::move(path)), problems_(problems) {}
+  TableReader(const TableReader&) = delete;
+
+  ~TableReader() {
+    for (const auto& [key, node] : table_) {
+      if (!known_.contains(std::string(key.str()))) {
+        Problem(std::string(key.str()), "unknown key");
+      }
+    }
+  }
+
+  std::string Path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  void Problem(std::string_view key, std::string_view what) {
+    problems_.push_back(Path(key) + ": " + std::string(what));
+  }
+
+  void String(std::string_view key, std::string& out, bool required = false) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) {
+      if (required) Problem(key, "is required");
+      return;
+    }
+    if (const auto value = node->value<std::string>(); value && node->is_string()) {
+      out = *value;
+      if (required && out.empty()) Problem(key, "must not be empty");
+    } else {
+      Problem(key, "must be a string");
+    }
+  }
+
+  void Bool(std::string_view key, bool& out) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) return Problem(key, "must be true or false");
+    out = *node->value<bool>();
+  }
+
+  template <class Int>
+  void Integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return;
+    if (!node->is_integer()) return Problem(key, "must be an integer");
+    const std::int64_t value = *node->value<std::int64_t>();
+    if (value < min || value > max) {
+      return Problem(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<Int>(value);
+  }
+
+  void Number(std::string_view key, double& out, double min, double max) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return;
+    if (!node->is_number()) return Problem(key, "must be a number");
+    const double value = *node->value<double>();
+    if (!(value >= min && value <= max)) return Problem(key, "is out of range");
+    out = value;
+  }
+
+  template <class Duration>
+  void Seconds(std::string_view key, Duration& out, std::int64_t min, std::int64_t max) {
+    std::int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(out).count();
+    Integer(key, seconds, min, max);
+    out = std::chrono::duration_cast<Duration>(std::chrono::seconds(seconds));
+  }
+
+  void Millis(std::string_view key, std::chrono::milliseconds& out, std::int64_t min,
+              std::int64_t max) {
+    std::int64_t millis = out.count();
+    Integer(key, millis, min, max);
+    out = std::chrono::milliseconds(millis);
+  }
+
+  // A secret given as `<key>_file` or `<key>_credential`, never inline.
+  void Secret(std::string_view key, SecretSource& out, bool required) {
+    const std::string file_key = std::string(key) + "_file";
+    const std::string credential_key = std::string(key) + "_credential";
+    String(file_key, out.file);
+    String(credential_key, out.credential);
+    known_.insert(std::string(key));
+    if (table_.contains(key))
+      Problem(key, "secrets are never inline: use " + file_key + " or " + credential_key);
+    if (!out.file.empty() && !out.credential.empty()) {
+      Problem(key, "give only one of " + file_key + " and " + credential_key);
+    }
+    if (!out.file.empty() && !std::filesystem::path(out.file).is_absolute()) {
+      Problem(file_key, "must be an absolute path");
+    }
+    if (!out.credential.empty() && out.credential.find('/') != std::string::npos) {
+      Problem(credential_key, "must be a credential name, not a path");
+    }
+    if (required && out.empty())
+      Problem(key, "is required (" + file_key + " or " + credential_key + ")");
+  }
+
+  // A sub-table, or nullptr when absent (a non-table is a problem).
+  const toml::table* Table(std::string_view key) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) {
+      Problem(key, "must be a table");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  const toml::array* ArrayOfTables(std::string_view key) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return nullptr;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || !array->is_array_of_tables()) {
+      Problem(key, "must be an array of tables ([[" + std::string(key) + "]])");
+      return nullptr;
+    }
+    return array;
+  }
+
+ private:
+  const toml::table& table_;
+  std::string path_;
+  std::vector<std::string>& problems_;
+  std::set<std::string> known_;
+};
+
+void ReadListener(TableReader& parent, std::string_view key, ListenerConfig& out,
+                  std::vector<std::string>& problems) {
+  std::string text;
+  parent.String(key, text);
+  if (text.empty()) return;
+  const auto colon = text.rfind(':');
+  std::string host = colon == std::string::npos ? "" : text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      std::size_t used = 0;
+      port = std::stoi(text.substr(colon + 1), &used);
+      if (used != text.size() - colon - 1) port = -1;
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (host.empty() || port < 0 || port > 65535) {
+    problems.push_back(parent.Path(key) + ": must be HOST:PORT (e.g. 127.0.0.1:8443)");
+    return;
+  }
+  out.address = host;
+  out.port = static_cast<std::uint16_t>(port);
+}
+
+void ReadServer(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "server", problems);
+  ServerConfig& s = config.server;
+  ReadListener(r, "listen", s.listen, problems);
+  if (table.contains("ops_listen")) {
+    s.ops_listen.emplace();
+    ReadListener(r, "ops_listen", *s.ops_listen, problems);
+  } else {
+    std::string ignored;
+    r.String("ops_listen", ignored);
+  }
+  r.Integer("io_threads", s.io_threads, 1, 64);
+  r.Integer("worker_threads", s.worker_threads, 1, 256);
+  r.Integer("max_connections", s.max_connections, 1, 100000);
+  r.Integer("header_limit_bytes", s.header_limit_bytes, 1024, 1 << 20);
+  r.Integer("body_limit_bytes", s.body_limit_bytes, 1024, 16 << 20);
+  r.Millis("header_timeout_ms", s.header_timeout, 100, 600'000);
+  r.Millis("body_timeout_ms", s.body_timeout, 100, 600'000);
+  r.Millis("idle_timeout_ms", s.idle_timeout, 100, 3'600'000);
+}
+
+void ReadTls(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "tls", problems);
+  TlsConfig& t = config.tls;
+  r.Bool("enabled", t.enabled);
+  r.String("cert_file", t.cert_file, t.enabled);
+  r.Secret("key", t.key, t.enabled);
+  r.String("client_ca_file", t.client_ca_file);
+}
+
+void ReadStore(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "store", problems);
+  r.String("backend", config.store.backend);
+  r.String("path", config.store.path);
+  if (config.store.backend != "sqlite") r.Problem("backend", "must be \"sqlite\"");
+}
+
+void ReadAudit(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "audit", problems);
+  AuditConfig& a = config.audit;
+  r.String("dir", a.dir);
+  r.Integer("max_file_bytes", a.max_file_bytes, 1 << 16, std::int64_t(1) << 40);
+  r.Integer("checkpoint_every_events", a.checkpoint_every_events, 1, 100'000'000);
+  r.Seconds("checkpoint_every_seconds", a.checkpoint_every, 1, 86'400);
+  r.Bool("journald", a.journald);
+}
+
+void ReadIdentity(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "identity", problems);
+  IdentityConfig& id = config.identity;
+  r.String("issuer", id.issuer, true);
+  r.String("audience", id.audience, true);
+  r.String("jwks_file", id.jwks_file, true);
+  r.Seconds("leeway_seconds", id.leeway, 0, 600);
+  r.String("tenant_claim", id.tenant_claim);
+  r.String("roles_claim", id.roles_claim);
+  if (const toml::table* map = r.Table("role_map")) {
+    for (const auto& [claim_value, node] : *map) {
+      const auto role = node.value<std::string>();
+      const std::string path = "identity.role_map." + std::string(claim_value.str());
+      if (!role || !node.is_string() ||
+          (*role != "encrypt" && *role != "decrypt" && *role != "admin")) {
+        problems.push_back(path + ": must be \"encrypt\", \"decrypt\" or \"admin\"");
+      } else {
+        id.role_map[std::string(claim_value.str())] = *role;
+      }
+    }
+  }
+}
+
+void ReadAuthorization(const toml::table& table, Config& config,
+                       std::vector<std::string>& problems) {
+  TableReader r(table, "authorization", problems);
+  r.String("broker_id", config.authorization.broker_id);
+  r.Seconds("max_lifetime_seconds", config.authorization.max_lifetime, 1, 3600);
+  r.Seconds("leeway_seconds", config.authorization.leeway, 0, 600);
+}
+
+void ReadTokens(const toml::array& array, Config& config, std::vector<std::string>& problems) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    TableReader r(*array[i].as_table(), "tokens[" + std::to_string(i) + "]", problems);
+    TokenConfigEntry token;
+    r.String("name", token.name, true);
+    r.String("module", token.module);
+    r.String("label", token.label, true);
+    r.Secret("pin", token.pin, true);
+    r.Integer("pool_size", token.pool_size, 1, 256);
+    r.String("kek_label_prefix", token.kek_label_prefix);
+    if (!token.name.empty() && !names.insert(token.name).second) r.Problem("name", "is used twice");
+    if (!std::filesystem::path(token.module).is_absolute())
+      r.Problem("module", "must be an absolute path");
+    config.tokens.push_back(std::move(token));
+  }
+}
+
+void ReadTenants(const toml::array& array, Config& config, std::vector<std::string>& problems) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    TableReader r(*array[i].as_table(), "tenants[" + std::to_string(i) + "]", problems);
+    TenantConfig tenant;
+    r.String("name", tenant.name, true);
+    r.String("token", tenant.token, true);
+    r.String("signers_jwks_file", tenant.signers_jwks_file, true);
+    r.Number("rate_limit_rps", tenant.rate_limit_rps, 0, 1e6);
+    r.Number("rate_limit_burst", tenant.rate_limit_burst, 0, 1e7);
+    if (!tenant.name.empty() && !names.insert(tenant.name).second)
+      r.Problem("name", "is used twice");
+    const bool token_known = std::any_of(config.tokens.begin(), config.tokens.end(),
+                                         [&](const auto& t) { return t.name == tenant.token; });
+    if (!tenant.token.empty() && !token_known) r.Problem("token", "names no [[tokens]] entry");
+    config.tenants.push_back(std::move(tenant));
+  }
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_problems) {
+  std::vector<std::string> problems;
+  Config config;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    problems.push_back("line " + std::to_string(e.source().begin.line) + ": " +
+                       std::string(e.description()));
+  }
+  if (problems.empty()) {
+    TableReader r(root, "", problems);
+    if (const auto* t = r.Table("server")) ReadServer(*t, config, problems);
+    if (const auto* t = r.Table("tls"))
+      ReadTls(*t, config, problems);
+    else
+      problems.push_back("tls: is required (set tls.enabled = false only on loopback)");
+    if (const auto* t = r.Table("store")) ReadStore(*t, config, problems);
+    if (const auto* t = r.Table("audit")) ReadAudit(*t, config, problems);
+    if (const auto* t = r.Table("identity"))
+      ReadIdentity(*t, config, problems);
+    else
+      problems.push_back("identity: is required");
+    if (const auto* t = r.Table("authorization")) ReadAuthorization(*t, config, problems);
+    if (const auto* a = r.ArrayOfTables("tokens")) ReadTokens(*a, config, problems);
+    if (const auto* a = r.ArrayOfTables("tenants")) ReadTenants(*a, config, problems);
+    if (const auto* t = r.Table("keys")) {
+      TableReader k(*t, "keys", problems);
+      k.Integer("rotate_after_wraps", config.keys.rotate_after_wraps, 1, std::int64_t(1) << 31);
+    }
+    if (config.tokens.empty())
+      problems.push_back("tokens: at least one [[tokens]] entry is required");
+  }
+  // Safety rules that involve several keys.
+  const bool loopback = config.server.listen.address == "127.0.0.1" ||
+                        config.server.listen.address == "::1" ||
+                        config.server.listen.address == "localhost";
+  if (problems.empty() && !config.tls.enabled && !loopback) {
+    problems.push_back("tls.enabled: plain HTTP is refused on a non-loopback address");
+  }
+  if (out_problems != nullptr) out_problems->problems = problems;
+  if (!problems.empty()) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        std::to_string(problems.size()) + " configuration problem(s): " + problems.front());
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::filesystem::path& path, ConfigProblems* problems) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (problems != nullptr) problems->problems = {path.string() + ": cannot be read"};
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config file " + path.string() + " cannot be read");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), problems);
+}
+
+namespace {
+std::string Describe(const SecretSource& s) {
+  if (!s.file.empty()) return "file:" + s.file;
+  if (!s.credential.empty()) return "credential:" + s.credential;
+  return "(none)";
+}
+}  // namespace
+
+std::string DumpConfigRedacted(const Config& c) {
+  std::ostringstream out;
+  out << "server.listen=" << c.server.listen.address << ":" << c.server.listen.port;
+  if (c.server.ops_listen)
+    out << " server.ops_listen=" << c.server.ops_listen->address << ":"
+        << c.server.ops_listen->port;
+  out << " io_threads=" << c.server.io_threads << " worker_threads=" << c.server.worker_threads
+      << " body_limit=" << c.server.body_limit_bytes
+      << " header_limit=" << c.server.header_limit_bytes << " tls.enabled=" << c.tls.enabled
+      << " tls.key=" << Describe(c.tls.key) << " mtls=" << !c.tls.client_ca_file.empty()
+      << " store=" << c.store.backend << ":" << c.store.path << " audit.dir=" << c.audit.dir
+      << " identity.issuer=" << c.identity.issuer
+      << " authorization.broker_id=" << c.authorization.broker_id;
+  for (const auto& t : c.tokens) {
+    out << " token[" << t.name << "]=" << t.label << "@" << t.module << " pin=" << Describe(t.pin)
+        << " pool=" << t.pool_size;
+  }
+  for (const auto& t : c.tenants) out << " tenant[" << t.name << "]->" << t.token;
+  return out.str();
+}
+
+}  // namespace kmsd::daemon

@@ -1,0 +1,134 @@
+// kmsd's configuration: one TOML file read into a typed, immutable struct.
+//
+// LoadConfigFile / ParseConfig reject unknown keys, wrong types and
+// out-of-range values, naming each offending key by its path
+// (e.g. `tokens[0].pool_size`), and return every problem at once. Secrets
+// (token PIN, TLS key) are never values in the file: only a file path or a
+// systemd credential name, resolved at start-up. DumpConfigRedacted prints the
+// effective config for the start-up log; it contains paths and names only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace kmsd::daemon {
+
+// Where a secret comes from: exactly one of file or credential.
+struct SecretSource {
+  std::string file;        // absolute path, read at start-up
+  std::string credential;  // name under $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
+  bool empty() const { return file.empty() && credential.empty(); }
+};
+
+struct ListenerConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;
+};
+
+struct ServerConfig {
+  ListenerConfig listen;                     // the API
+  std::optional<ListenerConfig> ops_listen;  // health, readiness, metrics; else on `listen`
+  unsigned io_threads = 2;
+  unsigned worker_threads = 4;
+  unsigned max_connections = 1024;
+  std::size_t header_limit_bytes = 8 * 1024;
+  std::size_t body_limit_bytes = 64 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+struct TlsConfig {
+  bool enabled = true;
+  std::string cert_file;
+  SecretSource key;
+  std::string client_ca_file;  // non-empty: mutual TLS required
+};
+
+struct StoreConfig {
+  std::string backend = "sqlite";
+  std::string path = "/var/lib/kmsd/kmsd.db";
+};
+
+struct AuditConfig {
+  std::string dir = "/var/log/kmsd";
+  std::uint64_t max_file_bytes = 64ull << 20;
+  std::uint64_t checkpoint_every_events = 1000;
+  std::chrono::seconds checkpoint_every{60};
+  bool journald = false;
+};
+
+struct IdentityConfig {
+  std::string issuer;
+  std::string audience;
+  std::string jwks_file;
+  std::chrono::seconds leeway{60};
+  std::string tenant_claim = "tenant";
+  std::string roles_claim = "roles";
+  std::map<std::string, std::string> role_map;  // claim value -> encrypt|decrypt|admin
+};
+
+struct AuthorizationConfig {
+  std::string broker_id = "kmsd";  // the `aud` every authorization token must carry
+  std::chrono::seconds max_lifetime{600};
+  std::chrono::seconds leeway{60};
+};
+
+struct TokenConfigEntry {
+  std::string name;
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string label;
+  SecretSource pin;
+  unsigned pool_size = 4;
+  std::string kek_label_prefix = "kmsd:";
+};
+
+struct TenantConfig {
+  std::string name;
+  std::string token;              // a TokenConfigEntry name
+  std::string signers_jwks_file;  // the data holders' authorization-token signer keys
+  double rate_limit_rps = 0;      // 0: unlimited
+  double rate_limit_burst = 0;
+};
+
+struct KeysConfig {
+  // A KEK version is rotated once this many wraps were reserved under it; far
+  // below the 2^32 random-IV bound of AES-GCM (NIST SP 800-38D §8.3).
+  std::uint64_t rotate_after_wraps = 1ull << 30;
+};
+
+struct Config {
+  ServerConfig server;
+  TlsConfig tls;
+  StoreConfig store;
+  AuditConfig audit;
+  IdentityConfig identity;
+  AuthorizationConfig authorization;
+  std::vector<TokenConfigEntry> tokens;
+  std::vector<TenantConfig> tenants;
+  KeysConfig keys;
+  bool dev_mode = false;  // set by --dev only, never by a file
+};
+
+// Every problem found, each "path: what is wrong"; empty on success.
+struct ConfigProblems {
+  std::vector<std::string> problems;
+};
+
+// Parses TOML text. On failure the Error is kInvalidArgument and `problems`
+// (when given) lists each problem with its key path.
+Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* problems = nullptr);
+Result<Config> LoadConfigFile(const std::filesystem::path& path,
+                              ConfigProblems* problems = nullptr);
+
+// The effective configuration as TOML-like text, secrets shown only by source.
+std::string DumpConfigRedacted(const Config& config);
+
+}  // namespace kmsd::daemon
