@@ -1,0 +1,32 @@
+#include "broker/jose/jti_replay_cache.h"
+
+namespace kmsd::jose {
+
+void InMemoryJtiReplayCache::PurgeExpired(Instant now) {
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    entries_.erase(by_expiry_.begin()->second);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+}
+
+Result<bool> InMemoryJtiReplayCache::RecordIfNew(std::string_view tenant, std::string_view jti,
+                                                 Instant expires_at, Instant now) {
+  std::lock_guard lock(mutex_);
+  PurgeExpired(now);
+  Key key{std::string(tenant), std::string(jti)};
+  if (entries_.contains(key)) return false;
+  if (expires_at <= now) return true;  // nothing left to protect: it can no longer verify
+  if (entries_.size() >= capacity_) {
+    return MakeError(ErrorCode::kRateLimited, "jti replay cache full");
+  }
+  entries_.emplace(key, expires_at);
+  by_expiry_.emplace(expires_at, std::move(key));
+  return true;
+}
+
+std::size_t InMemoryJtiReplayCache::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace kmsd::jose
