@@ -1,0 +1,173 @@
+// recording_bench: encrypt and decrypt throughput of recording files, as a
+// ratio to OpenSSL's own AES-256-GCM speed measured in the same run.
+//
+// Baseline: `openssl speed -evp aes-256-gcm -bytes 16384 -seconds 3` run as a
+// subprocess (the figure issue 8 names); if that fails, an in-process EVP loop
+// over 16 KiB blocks for 3 s stands in, and the output says which was used.
+// Each configuration (worker count) is run `--runs` times on a
+// `--size-mib` file of random bytes in `--dir`; the best run is reported.
+//
+// Usage: recording_bench [--size-mib N] [--dir D] [--runs R] [--workers 1,2,3]
+//                        [--chunk-kib K]
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/recording/file_crypto.h"
+#include "common/openssl_ptr.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace rec = kmsd::recording;
+
+struct Args {
+  std::uint64_t size_mib = 512;
+  std::string dir = "/tmp";
+  int runs = 3;
+  std::vector<unsigned> workers = {1, 2, 3};
+  std::uint32_t chunk_kib = 1024;
+};
+
+Args ParseArgs(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--size-mib") {
+      args.size_mib = std::stoull(value);
+    } else if (flag == "--dir") {
+      args.dir = value;
+    } else if (flag == "--runs") {
+      args.runs = std::stoi(value);
+    } else if (flag == "--chunk-kib") {
+      args.chunk_kib = static_cast<std::uint32_t>(std::stoul(value));
+    } else if (flag == "--workers") {
+      args.workers.clear();
+      std::stringstream ss(value);
+      for (std::string item; std::getline(ss, item, ',');) args.workers.push_back(std::stoul(item));
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  return args;
+}
+
+// MB/s (10^6 bytes) from `openssl speed`'s "AES-256-GCM <k-bytes-per-s>k" line.
+double OpensslSpeedSubprocess() {
+  FILE* p = ::popen("openssl speed -evp aes-256-gcm -bytes 16384 -seconds 3 2>/dev/null", "r");
+  if (p == nullptr) return 0;
+  char line[512];
+  double kbytes = 0;
+  while (std::fgets(line, sizeof line, p) != nullptr) {
+    if (std::strncmp(line, "AES-256-GCM", 11) == 0) {
+      kbytes = std::strtod(line + 11, nullptr);
+    }
+  }
+  ::pclose(p);
+  return kbytes / 1000.0;
+}
+
+// The same measurement in-process: one thread sealing 16 KiB blocks for 3 s.
+double EvpSpeedInProcess() {
+  kmsd::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  std::vector<std::uint8_t> key(32, 7), iv(12, 1), buf(16384), tag(16);
+  EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nullptr);
+  std::uint64_t bytes = 0;
+  const auto start = Clock::now();
+  double secs = 0;
+  while ((secs = std::chrono::duration<double>(Clock::now() - start).count()) < 3.0) {
+    for (int i = 0; i < 64; ++i) {
+      int len = 0;
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, nullptr, iv.data());
+      EVP_EncryptUpdate(ctx.get(), buf.data(), &len, buf.data(), static_cast<int>(buf.size()));
+      EVP_EncryptFinal_ex(ctx.get(), tag.data(), &len);
+      bytes += buf.size();
+    }
+  }
+  return static_cast<double>(bytes) / secs / 1e6;
+}
+
+bool WriteRandomFile(const std::filesystem::path& path, std::uint64_t mib) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  std::vector<unsigned char> buf(1 << 20);
+  bool ok = true;
+  for (std::uint64_t i = 0; i < mib && ok; ++i) {
+    ok = RAND_bytes(buf.data(), static_cast<int>(buf.size())) == 1 &&
+         std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  }
+  return std::fclose(f) == 0 && ok;
+}
+
+template <class Fn>
+double BestMbPerSec(int runs, std::uint64_t bytes, Fn fn) {
+  double best = 0;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    const kmsd::Status status = fn();
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!status) {
+      std::fprintf(stderr, "failed: %s\n", status.error().message.c_str());
+      std::exit(1);
+    }
+    best = std::max(best, static_cast<double>(bytes) / secs / 1e6);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = ParseArgs(argc, argv);
+  const std::filesystem::path dir =
+      std::filesystem::path(args.dir) / ("recording-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto plain = dir / "plain", enc = dir / "enc", out = dir / "out";
+  if (!WriteRandomFile(plain, args.size_mib)) {
+    std::fprintf(stderr, "cannot write %s\n", plain.c_str());
+    return 1;
+  }
+  kmsd::Secret key(32);
+  RAND_bytes(key.mutable_bytes().data(), 32);
+  const std::uint64_t bytes = args.size_mib << 20;
+
+  double baseline = OpensslSpeedSubprocess();
+  const char* baseline_source = "openssl speed -evp aes-256-gcm -bytes 16384 -seconds 3";
+  if (baseline <= 0) {
+    baseline = EvpSpeedInProcess();
+    baseline_source = "in-process EVP AES-256-GCM, 16 KiB blocks, 3 s";
+  }
+  std::printf("file: %llu MiB in %s, chunk %u KiB, best of %d runs, %u hardware threads\n",
+              static_cast<unsigned long long>(args.size_mib), dir.c_str(), args.chunk_kib,
+              args.runs, std::thread::hardware_concurrency());
+  std::printf("baseline: %.0f MB/s (%s)\n", baseline, baseline_source);
+  std::printf("%-8s %12s %8s %12s %8s\n", "workers", "encrypt MB/s", "ratio", "decrypt MB/s",
+              "ratio");
+  for (unsigned workers : args.workers) {
+    rec::EncryptOptions options;
+    options.context_id = "bench";
+    options.chunk_size = args.chunk_kib * 1024;
+    options.pipeline.workers = workers;
+    const double e =
+        BestMbPerSec(args.runs, bytes, [&] { return rec::EncryptFile(plain, enc, key, options); });
+    const double d = BestMbPerSec(args.runs, bytes, [&] {
+      return rec::DecryptFile(enc, out, key, {workers, {}});
+    });
+    std::printf("%-8u %12.0f %8.2f %12.0f %8.2f\n", workers, e, e / baseline, d, d / baseline);
+  }
+  std::printf("default workers on this machine: %u\n", rec::DefaultWorkers());
+  std::filesystem::remove_all(dir);
+  return 0;
+}

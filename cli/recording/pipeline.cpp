@@ -1,0 +1,203 @@
+#include "cli/recording/pipeline.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+
+#include "cli/recording/fd_io.h"
+
+namespace kmsd::recording::internal {
+namespace {
+
+enum class SlotState { kFree, kRead, kBusy, kDone, kFailed };
+
+struct Slot {
+  std::vector<std::uint8_t> buf;
+  SlotState state = SlotState::kFree;
+  std::uint64_t index = 0;
+  std::size_t len = 0;     // input length while kRead/kBusy, output length when kDone
+  std::size_t in_len = 0;  // input length, kept for progress
+  bool last = false;
+  Status status;
+};
+
+// Shared state; every field but the slot buffers is guarded by `mu`. A slot's
+// buffer belongs to whoever moved it into its current state: the reader while
+// kFree, a worker while kBusy, the writer while kDone.
+class Pipeline {
+ public:
+  Pipeline(const PipelineIo& io, std::size_t record_size, unsigned slots,
+           const TransformFn& transform)
+      : io_(io), record_size_(record_size), slots_(slots), transform_(transform) {
+    for (auto& slot : slots_) slot.buf.resize(record_size + kTagSize);
+  }
+  ~Pipeline() {
+    // Buffers held plaintext on one side or the other: wipe them all.
+    for (auto& slot : slots_) OPENSSL_cleanse(slot.buf.data(), slot.buf.size());
+  }
+
+  Status Run(std::vector<ChunkCipher>& ciphers, const ProgressFn& progress) {
+    std::vector<std::thread> threads;
+    Status started;
+    try {
+      threads.emplace_back([this] { ReadLoop(); });
+      for (auto& cipher : ciphers) threads.emplace_back([this, &cipher] { WorkLoop(cipher); });
+    } catch (const std::system_error&) {
+      started = MakeError(ErrorCode::kInternal, "recording: cannot start pipeline threads");
+      Stop();
+    }
+    Status result = started ? WriteLoop(progress) : started;
+    Stop();
+    for (auto& t : threads) t.join();
+    return result;
+  }
+
+ private:
+  Slot& SlotFor(std::uint64_t index) { return slots_[index % slots_.size()]; }
+
+  void Stop() {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  void Publish(Slot& slot, std::uint64_t index, std::size_t len, bool last) {
+    std::lock_guard lock(mu_);
+    slot.index = index;
+    slot.len = len;
+    slot.in_len = len;
+    slot.last = last;
+    slot.state = SlotState::kRead;
+    if (last) total_chunks_ = index + 1;
+    cv_.notify_all();
+  }
+
+  void ReadLoop() {
+    std::optional<std::pair<std::uint64_t, std::size_t>> pending;  // (index, len), not yet sent
+    for (std::uint64_t i = 0;; ++i) {
+      Slot& slot = SlotFor(i);
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || slot.state == SlotState::kFree; });
+        if (stop_) return;
+      }
+      auto n = ReadFull(io_.in_fd, std::span(slot.buf.data(), record_size_), io_.in_path);
+      if (!n) {
+        std::lock_guard lock(mu_);
+        read_error_ = n.error();
+        cv_.notify_all();
+        return;
+      }
+      if (pending) {
+        // Lookahead decided: the pending chunk is last iff nothing followed it.
+        Publish(SlotFor(pending->first), pending->first, pending->second, *n == 0);
+        if (*n == 0) return;
+      }
+      if (*n < record_size_) {
+        Publish(slot, i, *n, true);
+        return;
+      }
+      pending.emplace(i, *n);
+    }
+  }
+
+  void WorkLoop(ChunkCipher& cipher) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] {
+        if (stop_ || (total_chunks_ && next_work_ >= *total_chunks_)) return true;
+        const Slot& s = SlotFor(next_work_);
+        return s.state == SlotState::kRead && s.index == next_work_;
+      });
+      if (stop_ || (total_chunks_ && next_work_ >= *total_chunks_)) return;
+      Slot& slot = SlotFor(next_work_++);
+      slot.state = SlotState::kBusy;
+      const std::uint64_t index = slot.index;
+      const std::size_t len = slot.len;
+      const bool last = slot.last;
+      lock.unlock();
+      auto out = transform_(cipher, index, last, slot.buf, len);
+      lock.lock();
+      if (out) {
+        slot.len = *out;
+        slot.state = SlotState::kDone;
+      } else {
+        slot.status = out.error();
+        slot.state = SlotState::kFailed;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  Status WriteLoop(const ProgressFn& progress) {
+    std::uint64_t consumed = io_.progress_base;
+    for (std::uint64_t w = 0;; ++w) {
+      Slot& slot = SlotFor(w);
+      std::size_t len = 0;
+      std::size_t in_len = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] {
+          return stop_ || read_error_ || (total_chunks_ && w >= *total_chunks_) ||
+                 ((slot.state == SlotState::kDone || slot.state == SlotState::kFailed) &&
+                  slot.index == w);
+        });
+        if (slot.index == w && slot.state == SlotState::kFailed) return slot.status;
+        if (slot.index == w && slot.state == SlotState::kDone) {
+          len = slot.len;
+          in_len = slot.in_len;
+        } else if (read_error_) {
+          return *read_error_;
+        } else if (total_chunks_ && w >= *total_chunks_) {
+          return {};
+        } else {
+          return MakeError(ErrorCode::kInternal, "recording: pipeline stopped");
+        }
+      }
+      if (auto ok = WriteAll(io_.out_fd, std::span(slot.buf.data(), len), io_.out_path); !ok) {
+        return ok;
+      }
+      {
+        std::lock_guard lock(mu_);
+        slot.state = SlotState::kFree;
+        cv_.notify_all();
+      }
+      consumed += in_len;
+      if (progress) {
+        const std::uint64_t total = io_.progress_total;
+        progress(total != 0 ? std::min(consumed, total) : consumed, total);
+      }
+    }
+  }
+
+  const PipelineIo& io_;
+  const std::size_t record_size_;
+  std::vector<Slot> slots_;
+  const TransformFn& transform_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::optional<Error> read_error_;
+  std::optional<std::uint64_t> total_chunks_;
+  std::uint64_t next_work_ = 0;
+};
+
+}  // namespace
+
+Status RunPipeline(const PipelineIo& io, std::size_t record_size, unsigned slots,
+                   std::vector<ChunkCipher>& ciphers, const TransformFn& transform,
+                   const ProgressFn& progress) {
+  if (slots < 3 || ciphers.empty()) {
+    return MakeError(ErrorCode::kInternal, "recording: pipeline needs 3 slots and a worker");
+  }
+  Pipeline pipeline(io, record_size, slots, transform);
+  return pipeline.Run(ciphers, progress);
+}
+
+}  // namespace kmsd::recording::internal
