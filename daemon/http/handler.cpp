@@ -1,0 +1,27 @@
+#include "daemon/http/handler.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/beast/core/string.hpp>
+
+namespace kmsd::http {
+
+void Headers::Add(std::string name, std::string value) {
+  fields_.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string_view> Headers::Get(std::string_view name) const {
+  for (const auto& [n, v] : fields_) {
+    if (boost::beast::iequals(n, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+void Headers::Wipe() noexcept {
+  for (auto& field : fields_) {
+    if (!field.second.empty()) OPENSSL_cleanse(field.second.data(), field.second.size());
+  }
+  fields_.clear();
+}
+
+}  // namespace kmsd::http

@@ -1,0 +1,165 @@
+#include "daemon/http/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "common/openssl_ptr.h"
+#include "common/secret.h"
+
+namespace kmsd::http {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+// TLS 1.2 only: forward secrecy and AEAD. TLS 1.3 suites are all AEAD and
+// keep OpenSSL's defaults.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kGroups = "X25519:P-256:P-384";
+constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
+
+Error Invalid(std::string message) {
+  ERR_clear_error();  // OpenSSL's queue may name file contents; never surface it
+  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+// Reads the whole file into a Secret (wiped when it goes out of scope).
+Result<Secret> ReadKeyFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Invalid("tls.private_key_file: cannot be opened");
+  Secret buffer(kMaxKeyFileBytes + 1);
+  const std::size_t n = std::fread(buffer.mutable_bytes().data(), 1, buffer.size(), f);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return Invalid("tls.private_key_file: cannot be read");
+  if (n > kMaxKeyFileBytes) return Invalid("tls.private_key_file: too large");
+  buffer.truncate(n);
+  return buffer;
+}
+
+Status LoadPrivateKey(SSL_CTX* ctx, const std::string& path) {
+  auto pem = ReadKeyFile(path);
+  if (!pem) return pem.error();
+  // A read-only memory BIO over the Secret: no copy of the PEM text is made.
+  BioPtr bio(BIO_new_mem_buf(pem->expose().data(), static_cast<int>(pem->size())));
+  if (!bio) return Invalid("tls.private_key_file: out of memory");
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return Invalid("tls.private_key_file: not a PEM private key");
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+    return Invalid("tls.private_key_file: key rejected");
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Invalid("tls.private_key_file: does not match the certificate");
+  }
+  return {};
+}
+
+Status ConfigureClientVerification(SSL_CTX* ctx, const TlsConfig& config) {
+  if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
+    return Invalid("tls.client_ca_file: cannot be loaded");
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
+  if (names == nullptr) return Invalid("tls.client_ca_file: no certificate in it");
+  SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify_depth(ctx, 4);
+  return {};
+}
+
+std::string GeneralNameText(const GENERAL_NAME* name) {
+  auto ia5 = [](const ASN1_IA5STRING* s) {
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<std::size_t>(ASN1_STRING_length(s)));
+  };
+  switch (name->type) {
+    case GEN_DNS: return "DNS:" + ia5(name->d.dNSName);
+    case GEN_EMAIL: return "email:" + ia5(name->d.rfc822Name);
+    case GEN_URI: return "URI:" + ia5(name->d.uniformResourceIdentifier);
+    case GEN_IPADD: {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      const unsigned char* p = ASN1_STRING_get0_data(ip);
+      std::array<char, 64> text{};
+      if (ASN1_STRING_length(ip) == 4) {
+        std::snprintf(text.data(), text.size(), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+        return std::string("IP:") + text.data();
+      }
+      return "IP:(ipv6)";
+    }
+    default: return {};
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> BuildServerTlsContext(const TlsConfig& config) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* ctx = context->native_handle();
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return Invalid("tls: cannot set the minimum protocol version");
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+    return Invalid("tls: cipher configuration rejected");
+  }
+  // Required for session resumption together with client verification.
+  static constexpr unsigned char kSessionContext[] = "kmsd";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  if (SSL_CTX_use_certificate_chain_file(ctx, config.certificate_chain_file.c_str()) != 1) {
+    return Invalid("tls.certificate_chain_file: cannot be loaded");
+  }
+  if (auto status = LoadPrivateKey(ctx, config.private_key_file); !status) return status.error();
+  if (config.require_client_certificate) {
+    if (auto status = ConfigureClientVerification(ctx, config); !status) return status.error();
+  }
+  return context;
+}
+
+void ReadPeerCertificate(SSL* ssl, PeerInfo& peer) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return;
+  peer.client_certificate = true;
+
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index >= 0) {
+    const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    unsigned char* utf8 = nullptr;
+    const int len = ASN1_STRING_to_UTF8(&utf8, cn);
+    if (len >= 0)
+      peer.subject_cn.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+    OPENSSL_free(utf8);
+  }
+
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      std::string text = GeneralNameText(sk_GENERAL_NAME_value(names, i));
+      if (!text.empty()) peer.subject_alt_names.push_back(std::move(text));
+    }
+    GENERAL_NAMES_free(names);
+  }
+
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_len = 0;
+  if (X509_digest(cert, EVP_sha256(), digest.data(), &digest_len) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    peer.sha256_fingerprint.reserve(digest_len * 2);
+    for (unsigned int i = 0; i < digest_len; ++i) {
+      peer.sha256_fingerprint.push_back(kHex[digest[i] >> 4]);
+      peer.sha256_fingerprint.push_back(kHex[digest[i] & 0x0F]);
+    }
+  }
+}
+
+}  // namespace kmsd::http
