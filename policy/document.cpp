@@ -393,7 +393,7 @@ std::optional<Rule> Validator::RuleAt(const bj::value& v, const std::string& pat
 
 PolicyResult ParsePolicyDocument(std::string_view json_text) {
   auto document = json::ParseStrictJson(json_text);
-  if (document) return ParsePolicyDocument(*document);
+  if (document) return ParsePolicyValue(*document);
   PolicyError error{MakeError(ErrorCode::kInvalidArgument, "invalid policy document"), {}};
   bool malformed = false;
   for (std::string& path : detail::FindDuplicateKeys(json_text, &malformed)) {
@@ -405,7 +405,7 @@ PolicyResult ParsePolicyDocument(std::string_view json_text) {
   return error;
 }
 
-PolicyResult ParsePolicyDocument(const bj::value& document) {
+PolicyResult ParsePolicyValue(const bj::value& document) {
   Validator v;
   CompiledPolicy policy;
   bj::object canon;

@@ -127,7 +127,7 @@ class CompiledPolicy {
   std::size_t rule_count() const { return rules_.size(); }
 
  private:
-  friend PolicyResult ParsePolicyDocument(const boost::json::value& document);
+  friend PolicyResult ParsePolicyValue(const boost::json::value& document);
   friend std::string SerializePolicy(const CompiledPolicy& policy);
   CompiledPolicy() = default;
 
@@ -147,7 +147,9 @@ class CompiledPolicy {
 // whole. Reads the system time zone database for named zones; nothing else.
 // The result has version 0 until SetVersion.
 PolicyResult ParsePolicyDocument(std::string_view json_text);
-PolicyResult ParsePolicyDocument(const boost::json::value& document);
+// The same for a value the caller already parsed; it must come from
+// json::ParseStrictJson (a DOM no longer shows duplicate keys).
+PolicyResult ParsePolicyValue(const boost::json::value& document);
 
 // The canonical JSON of a policy: {"version", "updated_at", "default", "rules"}
 // with fields in a fixed order and instants as UTC RFC 3339. Parsing the output
