@@ -255,16 +255,23 @@ void AuditLog::OnWriteFailure() {
     ::close(fd_);
     fd_ = -1;
     if (file_size_ == 0) {
+      // Nothing durable in it: remove it, and reuse its number next time.
       (void)::unlink((options_.dir / AuditFileName(file_number_)).c_str());
+      if (file_number_ > 1) --file_number_;
     }
   }
-  healthy_.store(false, std::memory_order_release);
+  // Log the transition once; retries while down log at debug level only.
+  const bool was_healthy = healthy_.exchange(false, std::memory_order_acq_rel);
   {
     std::lock_guard l(mu_);
     next_retry_ = SteadyClock::now() + options_.retry_interval;
   }
-  spdlog::error("audit sink unavailable (file {}, errno {}); failing closed",
-                AuditFileName(file_number_), saved_errno);
+  if (was_healthy) {
+    spdlog::error("audit sink unavailable (file {}, errno {}); failing closed",
+                  AuditFileName(file_number_), saved_errno);
+  } else {
+    spdlog::debug("audit sink still unavailable (errno {})", saved_errno);
+  }
 }
 
 bool AuditLog::OpenNewFile(std::uint32_t number) {
