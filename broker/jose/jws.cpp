@@ -61,12 +61,10 @@ Result<VerifiedJws> VerifyJws(std::string_view token, const KeySet& keys,
   const std::string_view header_b64 = token.substr(0, dot1);
   const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string_view signature_b64 = token.substr(dot2 + 1);
-  if (header_b64.empty() || signature_b64.empty()) return fail(TokenFailure::kMalformed);
+  if (header_b64.empty()) return fail(TokenFailure::kMalformed);
 
   auto header_bytes = Base64UrlDecode(header_b64);
-  auto payload_bytes = Base64UrlDecode(payload_b64);
-  auto signature = Base64UrlDecode(signature_b64);
-  if (!header_bytes || !payload_bytes || !signature) return fail(TokenFailure::kMalformed);
+  if (!header_bytes) return fail(TokenFailure::kMalformed);
 
   auto header_value = json::ParseStrictJson(
       {reinterpret_cast<const char*>(header_bytes->data()), header_bytes->size()});
@@ -109,6 +107,13 @@ Result<VerifiedJws> VerifyJws(std::string_view token, const KeySet& keys,
   if (key->alg != *alg || !options.allowed.Contains(key->alg)) {
     return fail(TokenFailure::kAlgMismatch);
   }
+
+  // Payload and signature are decoded only once the header names a usable
+  // key, so that `alg: none` with a stripped signature reports as such.
+  auto payload_bytes = Base64UrlDecode(payload_b64);
+  auto signature = Base64UrlDecode(signature_b64);
+  if (!payload_bytes || !signature) return fail(TokenFailure::kMalformed);
+  if (signature->empty()) return fail(TokenFailure::kBadSignature);
 
   const std::string_view signing_input = token.substr(0, dot2);
   if (!VerifySignature(

@@ -2,8 +2,8 @@
 //
 // VerifyJws checks, in this order, and stops at the first failure:
 //   1. size <= kMaxTokenBytes, before any parsing;
-//   2. exactly three '.'-separated segments, header and signature non-empty,
-//      each canonical unpadded base64url;
+//   2. exactly three '.'-separated segments, the header canonical unpadded
+//      base64url;
 //   3. the header is a strict-JSON object (duplicate keys refused) with
 //      `alg` a string: `none` in any case and every HS*/hs* refused, then
 //      only ES256, EdDSA, RS256, PS256 in `allowed`; `crit` refused (no
@@ -12,7 +12,9 @@
 //      match (absent: accepted only when options allow it and the set holds
 //      one key); `typ` optional. `jwk`, `jku`, `x5u`, `x5c` are never used;
 //   4. the header `alg` equals the algorithm the key is bound to;
-//   5. the signature verifies (VerifySignature, algorithm.h).
+//   5. payload and signature are canonical unpadded base64url, the signature
+//      non-empty ("bad signature" when stripped) and it verifies
+//      (VerifySignature, algorithm.h).
 // The payload is returned as bytes: parsing it is the caller's job, and only
 // happens on verified tokens.
 //
