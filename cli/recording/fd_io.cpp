@@ -79,6 +79,11 @@ Status WriteAll(int fd, std::span<const std::uint8_t> buf, const std::filesystem
   return {};
 }
 
+void StartWriteback(int fd, std::uint64_t offset, std::uint64_t len) noexcept {
+  (void)::sync_file_range(fd, static_cast<off64_t>(offset), static_cast<off64_t>(len),
+                          SYNC_FILE_RANGE_WRITE);
+}
+
 Result<AtomicOutput> AtomicOutput::Create(const std::filesystem::path& target) {
   if (target.filename().empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "output path names no file");

@@ -47,6 +47,12 @@ Result<std::size_t> ReadFull(int fd, std::span<std::uint8_t> buf,
 
 Status WriteAll(int fd, std::span<const std::uint8_t> buf, const std::filesystem::path& path);
 
+// Asks the kernel to start writing [offset, offset + len) of `fd` to disk now,
+// without waiting (Linux sync_file_range). Best effort: errors surface at the
+// final fsync. Keeps dirty pages of a large output bounded and overlaps the
+// disk with the computation.
+void StartWriteback(int fd, std::uint64_t offset, std::uint64_t len) noexcept;
+
 // A temporary file ".<name>.XXXXXX" next to `target`, created with O_EXCL and
 // mode 0600. Commit() fsyncs it, renames it over `target` and fsyncs the
 // directory. Destroyed without a successful Commit(), it unlinks the

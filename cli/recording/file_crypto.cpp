@@ -90,8 +90,13 @@ Status EncryptFile(const std::filesystem::path& in, const std::filesystem::path&
   if (!output) return output.error();
   if (auto ok = WriteAll(output->fd(), *header_bytes, output->temp_path()); !ok) return ok;
 
-  const internal::PipelineIo io{in_fd->get(),        in, output->fd(),
-                                output->temp_path(), 0,  RegularFileSize(in_fd->get())};
+  const internal::PipelineIo io{.in_fd = in_fd->get(),
+                                .in_path = in,
+                                .out_fd = output->fd(),
+                                .out_path = output->temp_path(),
+                                .out_offset = header_bytes->size(),
+                                .progress_base = 0,
+                                .progress_total = RegularFileSize(in_fd->get())};
   const internal::TransformFn seal = [](ChunkCipher& cipher, std::uint64_t index, bool last,
                                         std::span<std::uint8_t> buf,
                                         std::size_t len) -> Result<std::size_t> {
@@ -125,9 +130,13 @@ Status DecryptFile(const std::filesystem::path& in, const std::filesystem::path&
   auto output = AtomicOutput::Create(out);
   if (!output) return output.error();
 
-  const internal::PipelineIo io{in_fd->get(),         in,
-                                output->fd(),         output->temp_path(),
-                                header_bytes->size(), RegularFileSize(in_fd->get())};
+  const internal::PipelineIo io{.in_fd = in_fd->get(),
+                                .in_path = in,
+                                .out_fd = output->fd(),
+                                .out_path = output->temp_path(),
+                                .out_offset = 0,
+                                .progress_base = header_bytes->size(),
+                                .progress_total = RegularFileSize(in_fd->get())};
   const internal::TransformFn open = [](ChunkCipher& cipher, std::uint64_t index, bool last,
                                         std::span<std::uint8_t> buf,
                                         std::size_t len) -> Result<std::size_t> {

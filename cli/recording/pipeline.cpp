@@ -14,6 +14,9 @@
 namespace kmsd::recording::internal {
 namespace {
 
+// Start disk writeback of the output every this many bytes (see StartWriteback).
+constexpr std::uint64_t kWritebackStep = 16u * 1024 * 1024;
+
 enum class SlotState { kFree, kRead, kBusy, kDone, kFailed };
 
 struct Slot {
@@ -136,6 +139,8 @@ class Pipeline {
 
   Status WriteLoop(const ProgressFn& progress) {
     std::uint64_t consumed = io_.progress_base;
+    std::uint64_t written = 0;  // bytes this loop wrote to out_fd
+    std::uint64_t flushed_upto = 0;
     for (std::uint64_t w = 0;; ++w) {
       Slot& slot = SlotFor(w);
       std::size_t len = 0;
@@ -161,6 +166,11 @@ class Pipeline {
       }
       if (auto ok = WriteAll(io_.out_fd, std::span(slot.buf.data(), len), io_.out_path); !ok) {
         return ok;
+      }
+      written += len;
+      if (written - flushed_upto >= kWritebackStep) {
+        StartWriteback(io_.out_fd, io_.out_offset + flushed_upto, written - flushed_upto);
+        flushed_upto = written;
       }
       {
         std::lock_guard lock(mu_);

@@ -37,6 +37,7 @@ struct PipelineIo {
   const std::filesystem::path& in_path;
   int out_fd;
   const std::filesystem::path& out_path;
+  std::uint64_t out_offset;      // bytes already in out_fd (the header when encrypting)
   std::uint64_t progress_base;   // input bytes consumed before the first record
   std::uint64_t progress_total;  // input size, 0 if unknown
 };
