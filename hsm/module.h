@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -77,6 +78,10 @@ class Module {
   bool IsCurrent(std::uint64_t generation) const;
   // Number of successful C_Initialize calls (including the first).
   std::uint64_t initializations() const;
+  // C_Login calls made through this module by any pool in the process, so a
+  // refused PIN can be shown to be tried exactly once.
+  std::uint64_t login_attempts() const noexcept { return login_attempts_.load(); }
+  void NoteLoginAttempt() noexcept { ++login_attempts_; }
 
  private:
   Module(std::string path, CK_FUNCTION_LIST* fn) : path_(std::move(path)), fn_(fn) {}
@@ -101,6 +106,7 @@ class Module {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::steady_clock::time_point last_recovery_{};
   std::chrono::milliseconds backoff_{0};
+  std::atomic<std::uint64_t> login_attempts_{0};
 };
 
 }  // namespace kmsd::hsm

@@ -120,6 +120,7 @@ Result<CK_SESSION_HANDLE> SessionPool::OpenSessionLocked(CK_FUNCTION_LIST* fn, R
     return session;
   }
   ++counters_.login_attempts;
+  module_->NoteLoginAttempt();
   auto pin = pin_.expose();
   rv = fn->C_Login(session, CKU_USER, const_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
   if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return session;
@@ -175,6 +176,12 @@ Result<Lease> SessionPool::Acquire(RvClass* failure, std::uint64_t* generation) 
   if (!session) {
     --open_;
     cv_.notify_one();
+    if (session.error().code == ErrorCode::kNotFound) {
+      // The token was there at start-up: treat its absence as a device
+      // problem (it may come back, and SoftHSM rescans only on re-init).
+      *failure = RvClass::kDevice;
+      return MakeError(ErrorCode::kHsmUnavailable, "the token is not present");
+    }
     return session.error();
   }
   return Lease(this, std::move(*ticket), *session, *slot_);
