@@ -106,7 +106,12 @@ Status ValidateAuditEvent(const AuditEvent& event) {
                        "audit field not valid UTF-8: " + std::string(name));
     }
   }
-  if (event.tenant.empty()) return MakeError(ErrorCode::kInvalidArgument, "audit tenant empty");
+  // A refused identity names no tenant; every other event belongs to one.
+  const bool authn = event.operation == Operation::kAuthnFailure ||
+                     event.operation == Operation::kAuthnFailureSummary;
+  if (event.tenant.empty() && !authn) {
+    return MakeError(ErrorCode::kInvalidArgument, "audit tenant empty");
+  }
   if (event.request_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "audit request_id empty");
   }

@@ -42,7 +42,7 @@ inline constexpr std::size_t kMaxAuditFieldBytes = 1024;
 struct AuditEvent {
   std::uint64_t seq = 0;  // assigned by AuditLog::Append; ignored on input
   Instant time{};         // when the request was decided (the broker's clock)
-  std::string tenant;
+  std::string tenant;     // empty only for authn failures (no identity)
   std::string principal;  // the authenticated subject, never its token
   Operation operation = Operation::kDecrypt;
   std::string context_id;  // empty when the operation has none (e.g. rotate_kek)
@@ -61,8 +61,9 @@ struct AuditEvent {
 // "ok" or the ErrorCodeName of event.error.
 std::string_view OutcomeName(const AuditEvent& event) noexcept;
 
-// kInvalidArgument when a string field is too long or not valid UTF-8, or when
-// tenant or request_id is empty. The message names the field, never its bytes.
+// kInvalidArgument when a string field is too long or not valid UTF-8, when
+// request_id is empty, or tenant is empty (allowed only for authn_failure*).
+// The message names the field, never its bytes.
 Status ValidateAuditEvent(const AuditEvent& event);
 
 bool IsValidUtf8(std::string_view text) noexcept;

@@ -195,6 +195,31 @@ TEST_F(AuditLogTest, ZeroFilledTailAfterPowerLossIsTreatedAsTorn) {
   EXPECT_EQ(Verify().status, VerifyReport::Status::kOk);
 }
 
+TEST_F(AuditLogTest, BadLineBeforeGoodOnesIsReportedNotTruncated) {
+  {
+    auto log = OpenLog(TestOptions(dir_.path()));
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append(MakeEvent("acme", i)));
+  }
+  const auto file = dir_.path() / AuditFileName(1);
+  auto lines = SplitLines(ReadFile(file));
+  lines[2].replace(lines[2].find("meeting/3"), 9, "meeting/X");
+  WriteFile(file, JoinLines(lines));
+  const auto size_before = std::filesystem::file_size(file);
+  auto log = OpenLog(TestOptions(dir_.path()));
+  EXPECT_FALSE(log->recovery().torn_tail);
+  ASSERT_FALSE(log->recovery().problems.empty());
+  EXPECT_EQ(log->recovery().problems.front(), "audit-000001.jsonl:3 bad_line");
+  EXPECT_EQ(std::filesystem::file_size(file), size_before);  // evidence kept
+  auto seq = log->Append(MakeEvent("acme", 6));
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, 6u);
+  log->Close();
+  const auto r = Verify();
+  ASSERT_TRUE(r.problem);
+  EXPECT_EQ(r.problem->kind, ProblemKind::kHashMismatch);
+  EXPECT_EQ(r.problem->line, 3u);
+}
+
 TEST_F(AuditLogTest, GroupCommitKeepsFsyncsFarBelowEvents) {
   constexpr int kPerThread = 150;
   auto run = [&](int threads) {

@@ -120,6 +120,9 @@ TEST(AuditChainTest, ValidationRefusesOverlongAndInvalidUtf8Fields) {
   AuditEvent no_tenant = e;
   no_tenant.tenant.clear();
   EXPECT_FALSE(ValidateAuditEvent(no_tenant));
+  AuditEvent authn = no_tenant;  // a refused identity names no tenant
+  authn.operation = Operation::kAuthnFailure;
+  EXPECT_TRUE(ValidateAuditEvent(authn));
 }
 
 TEST(AuditChainTest, SignatureVerifiesOnlyWithTheSignersKey) {
