@@ -176,6 +176,17 @@ Status Connection::Exec(const char* sql, std::string_view what) {
   return {};
 }
 
+Status Connection::CheckNotMoved() {
+  int moved = 0;
+  const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+  if (rc != SQLITE_OK) return StoreError(rc, "check database file");
+  if (moved != 0) {
+    return MakeError(ErrorCode::kStoreUnavailable,
+                     "store: the database file was moved or replaced while open");
+  }
+  return {};
+}
+
 std::int64_t Connection::Changes() const noexcept { return sqlite3_changes64(db_); }
 
 bool Connection::InTransaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }

@@ -91,6 +91,13 @@ class Connection {
   // Runs one or more statements without results.
   Status Exec(const char* sql, std::string_view what);
 
+  // kStoreUnavailable when the database path no longer names the file this
+  // connection has open (renamed, deleted or replaced while open). SQLite
+  // itself notices this only in rollback-journal mode; in WAL mode a commit
+  // would go to the unlinked file and vanish at the next start, so the
+  // writer checks before every COMMIT.
+  Status CheckNotMoved();
+
   std::int64_t Changes() const noexcept;
   bool InTransaction() const noexcept;
   sqlite3* raw() noexcept { return db_; }

@@ -341,6 +341,10 @@ Status SqliteRecordStore::BulkInsert(std::span<const Record> records) {
           return s;
         }
       }
+      if (auto s = conn.CheckNotMoved(); !s) {
+        (void)conn.Exec("ROLLBACK", "rollback bulk");
+        return s;
+      }
       if (auto s = conn.Exec("COMMIT", "commit bulk"); !s) return s;
     }
     return {};

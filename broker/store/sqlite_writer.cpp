@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace kmsd::store::sqlite {
 
@@ -93,21 +94,25 @@ void GroupCommitWriter::Loop() {
       }
       stats_.in_batch = batch.size();
     }
+    std::vector<Status> results;
     if (batch.front()->alone) {
-      Pending* p = batch.front();
-      Status s = p->fn(*conn_);
+      results.push_back(batch.front()->fn(*conn_));
       if (conn_->InTransaction()) (void)conn_->Exec("ROLLBACK", "rollback");
-      Complete(p, std::move(s));
     } else {
-      RunBatch(batch);
+      results = RunBatch(batch);
     }
-    std::lock_guard lock(mu_);
-    stats_.in_batch = 0;
+    {
+      // Before any waiter wakes: a caller that sees its result also sees the
+      // writer idle (tests rely on this to place writes in batches).
+      std::lock_guard lock(mu_);
+      stats_.in_batch = 0;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) Complete(batch[i], std::move(results[i]));
   }
 }
 
-void GroupCommitWriter::RunBatch(std::deque<Pending*>& batch) {
-  std::vector<std::optional<Status>> results(batch.size());
+std::vector<Status> GroupCommitWriter::RunBatch(const std::deque<Pending*>& batch) {
+  std::vector<Status> results(batch.size());
   auto abort = [&](const Error& e) {
     if (conn_->InTransaction()) (void)conn_->Exec("ROLLBACK", "rollback batch");
     if (e.code == ErrorCode::kStoreUnavailable) degraded_.store(true);
@@ -118,7 +123,7 @@ void GroupCommitWriter::RunBatch(std::deque<Pending*>& batch) {
     // Nothing of the batch was written: a kConflict seen inside it may have
     // come from a write that is now rolled back, so every caller gets the
     // batch failure and may retry.
-    for (Pending* p : batch) Complete(p, e);
+    return std::vector<Status>(batch.size(), Status(e));
   };
 
   if (auto s = conn_->Exec("BEGIN IMMEDIATE", "begin"); !s) return abort(s.error());
@@ -141,6 +146,7 @@ void GroupCommitWriter::RunBatch(std::deque<Pending*>& batch) {
     if (auto r = conn_->Exec("RELEASE w", "release savepoint"); !r) return abort(r.error());
     results[i] = std::move(s);
   }
+  if (auto s = conn_->CheckNotMoved(); !s) return abort(s.error());
   if (auto s = conn_->Exec("COMMIT", "commit"); !s) return abort(s.error());
 
   degraded_.store(false);
@@ -158,7 +164,7 @@ void GroupCommitWriter::RunBatch(std::deque<Pending*>& batch) {
     // overwritten as the WAL is reused.
     (void)conn_->Exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) Complete(batch[i], std::move(*results[i]));
+  return results;
 }
 
 }  // namespace kmsd::store::sqlite

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "broker/store/sqlite_connection.h"
 #include "broker/store/write_stats.h"
@@ -62,7 +63,8 @@ class GroupCommitWriter {
  private:
   struct Pending;
   void Loop();
-  void RunBatch(std::deque<Pending*>& batch);
+  // Runs one batch transaction; returns each write's result, in order.
+  std::vector<Status> RunBatch(const std::deque<Pending*>& batch);
   void Complete(Pending* p, Status s);
 
   std::unique_ptr<Connection> conn_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "broker/store/sqlite_record_store.h"
@@ -528,6 +529,44 @@ TEST_F(RecordStoreTest, SchemaConstraintsRejectHalfRecordsWrittenBehindTheStore)
                      " ('tenant-a', 9, 'current', 0)"),
             SQLITE_OK);
   EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM records"), 0);
+}
+
+TEST_F(RecordStoreTest, FileReplacedUnderTheStoreIsStoreUnavailable) {
+  ASSERT_TRUE(store_->Insert(MakeRecord("tenant-a", "before")));
+  // An operator (or an attacker) moves another file over the database while
+  // the daemon runs: writes to the old, unlinked file would be lost at the
+  // next start, so they must fail instead.
+  const auto other = dir_.path() / "other.db";
+  {
+    std::ofstream out(other, std::ios::binary);
+    for (int i = 0; i < 1000; ++i) out << "not a database ";
+  }
+  ASSERT_EQ(std::rename(other.c_str(), db_path().c_str()), 0);
+  const Status s = store_->Insert(MakeRecord("tenant-a", "after"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kStoreUnavailable);
+  const Status health = store_->CheckHealth();
+  ASSERT_FALSE(health);
+  EXPECT_EQ(health.error().code, ErrorCode::kStoreUnavailable);
+}
+
+TEST(RecordStoreOpenTest, ZeroByteFileIsMigratedAndReopens) {
+  TempDir dir;
+  const auto path = dir.path() / "r.db";
+  { std::ofstream touch(path, std::ios::binary); }
+  ASSERT_EQ(std::filesystem::file_size(path), 0u);
+  {
+    auto opened = SqliteRecordStore::Open({.path = path});
+    ASSERT_TRUE(opened) << opened.error().message;
+    ASSERT_TRUE((*opened)->AddKekVersion("t", 1, kT0));
+    ASSERT_TRUE((*opened)->Insert(MakeRecord("t", "c")));
+  }
+  auto reopened = SqliteRecordStore::Open({.path = path});
+  ASSERT_TRUE(reopened);
+  EXPECT_TRUE((*reopened)->Find("t", "c"));
+  EXPECT_TRUE((*reopened)->CheckHealth());
+  RawDb raw(path);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 1);
 }
 
 TEST(RecordStoreOpenTest, MissingDirectoryIsStoreUnavailable) {
