@@ -4,13 +4,13 @@
 // Baseline: `openssl speed -evp aes-256-gcm -bytes 16384 -seconds 3` run as a
 // subprocess (the figure issue 8 names); if that fails, an in-process EVP loop
 // over 16 KiB blocks for 3 s stands in, and the output says which was used.
-// Each configuration (worker count) is run `--runs` times on a
+// Each configuration (worker count; 0 = sequential, no threads) is run `--runs` times on a
 // `--size-mib` file of random bytes in `--dir` (default /dev/shm); the best
 // run is reported, both as wall-clock MB/s and as MB per CPU-second summed
 // over all threads. `openssl speed` divides by its user CPU time, so the CPU
 // figure is the like-for-like one on a machine shared with other work.
 //
-// Usage: recording_bench [--size-mib N] [--dir D] [--runs R] [--workers 1,2,3]
+// Usage: recording_bench [--size-mib N] [--dir D] [--runs R] [--workers 0,1,2,3]
 //                        [--chunk-kib K]
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -41,7 +41,7 @@ struct Args {
   // result at disk speed (~120 MB/s), which says nothing about the code.
   std::string dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
   int runs = 3;
-  std::vector<unsigned> workers = {1, 2, 3};
+  std::vector<unsigned> workers = {0, 1, 2, 3};  // 0: sequential, no threads
   std::uint32_t chunk_kib = 1024;
 };
 
@@ -182,14 +182,15 @@ int main(int argc, char** argv) {
     options.context_id = "bench";
     options.chunk_size = args.chunk_kib * 1024;
     options.pipeline.workers = workers;
+    options.pipeline.sequential = workers == 0;
     const Speed e =
         Best(args.runs, bytes, [&] { return rec::EncryptFile(plain, enc, key, options); });
-    const Speed d = Best(args.runs, bytes, [&] {
-      return rec::DecryptFile(enc, out, key, {workers, {}});
-    });
-    std::printf("%-8u %10.0f %6.2f %10.0f %6.2f | %10.0f %6.2f %10.0f %6.2f\n", workers, e.wall,
-                e.wall / baseline, d.wall, d.wall / baseline, e.cpu, e.cpu / baseline, d.cpu,
-                d.cpu / baseline);
+    const Speed d =
+        Best(args.runs, bytes, [&] { return rec::DecryptFile(enc, out, key, options.pipeline); });
+    const std::string label = workers == 0 ? "seq" : std::to_string(workers);
+    std::printf("%-8s %10.0f %6.2f %10.0f %6.2f | %10.0f %6.2f %10.0f %6.2f\n", label.c_str(),
+                e.wall, e.wall / baseline, d.wall, d.wall / baseline, e.cpu, e.cpu / baseline,
+                d.cpu, d.cpu / baseline);
   }
   std::printf("default workers on this machine: %u\n", rec::DefaultWorkers());
   std::filesystem::remove_all(dir);

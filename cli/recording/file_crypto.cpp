@@ -83,7 +83,8 @@ Status EncryptFile(const std::filesystem::path& in, const std::filesystem::path&
 
   auto in_fd = OpenForRead(in);
   if (!in_fd) return in_fd.error();
-  const unsigned workers = ResolveWorkers(options.pipeline.workers);
+  const unsigned workers =
+      options.pipeline.sequential ? 1 : ResolveWorkers(options.pipeline.workers);
   auto ciphers = MakeCiphers(data_key, header, *header_bytes, workers);
   if (!ciphers) return ciphers.error();
   auto output = AtomicOutput::Create(out);
@@ -103,12 +104,13 @@ Status EncryptFile(const std::filesystem::path& in, const std::filesystem::path&
     if (auto ok = cipher.Seal(index, last, buf, len); !ok) return ok.error();
     return len + kTagSize;
   };
-  if (auto ok =
-          internal::RunPipeline(io, header.chunk_size, InFlightChunks(header.chunk_size, workers),
-                                *ciphers, seal, options.pipeline.progress);
-      !ok) {
-    return ok;
-  }
+  const Status sealed =
+      options.pipeline.sequential
+          ? internal::RunSequential(io, header.chunk_size, ciphers->front(), seal,
+                                    options.pipeline.progress)
+          : internal::RunPipeline(io, header.chunk_size, InFlightChunks(header.chunk_size, workers),
+                                  *ciphers, seal, options.pipeline.progress);
+  if (!sealed) return sealed;
   return output->Commit();
 }
 
@@ -124,7 +126,7 @@ Status DecryptFile(const std::filesystem::path& in, const std::filesystem::path&
   auto header = ParseHeader(*header_bytes);
   if (!header) return header.error();
 
-  const unsigned workers = ResolveWorkers(options.workers);
+  const unsigned workers = options.sequential ? 1 : ResolveWorkers(options.workers);
   auto ciphers = MakeCiphers(data_key, *header, *header_bytes, workers);
   if (!ciphers) return ciphers.error();
   auto output = AtomicOutput::Create(out);
@@ -144,11 +146,13 @@ Status DecryptFile(const std::filesystem::path& in, const std::filesystem::path&
     return len - kTagSize;
   };
   const std::size_t record = std::size_t{header->chunk_size} + kTagSize;
-  if (auto ok = internal::RunPipeline(io, record, InFlightChunks(header->chunk_size, workers),
-                                      *ciphers, open, options.progress);
-      !ok) {
-    return ok;  // `output` unlinks the temporary file: no plaintext is left behind
-  }
+  const Status opened =
+      options.sequential
+          ? internal::RunSequential(io, record, ciphers->front(), open, options.progress)
+          : internal::RunPipeline(io, record, InFlightChunks(header->chunk_size, workers), *ciphers,
+                                  open, options.progress);
+  // On failure `output` unlinks the temporary file: no plaintext is left behind.
+  if (!opened) return opened;
   return output->Commit();
 }
 

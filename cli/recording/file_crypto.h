@@ -46,6 +46,9 @@ using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 struct PipelineOptions {
   // Threads sealing or opening chunks; 0 picks a default for this machine.
   unsigned workers = 0;
+  // No threads: read, transform and write in turn on the calling thread (two
+  // chunk buffers). Same output and errors; recording_bench compares the two.
+  bool sequential = false;
   ProgressFn progress;
 };
 

@@ -29,6 +29,35 @@ struct Slot {
   Status status;
 };
 
+// Writes one transformed chunk and reports progress; shared by both modes.
+class OrderedWriter {
+ public:
+  OrderedWriter(const PipelineIo& io, const ProgressFn& progress)
+      : io_(io), progress_(progress), consumed_(io.progress_base) {}
+
+  Status Write(std::span<const std::uint8_t> out, std::size_t in_len) {
+    if (auto ok = WriteAll(io_.out_fd, out, io_.out_path); !ok) return ok;
+    written_ += out.size();
+    if (written_ - flushed_upto_ >= kWritebackStep) {
+      StartWriteback(io_.out_fd, io_.out_offset + flushed_upto_, written_ - flushed_upto_);
+      flushed_upto_ = written_;
+    }
+    consumed_ += in_len;
+    if (progress_) {
+      const std::uint64_t total = io_.progress_total;
+      progress_(total != 0 ? std::min(consumed_, total) : consumed_, total);
+    }
+    return {};
+  }
+
+ private:
+  const PipelineIo& io_;
+  const ProgressFn& progress_;
+  std::uint64_t consumed_;
+  std::uint64_t written_ = 0;  // bytes written to out_fd by this writer
+  std::uint64_t flushed_upto_ = 0;
+};
+
 // Shared state; every field but the slot buffers is guarded by `mu`. A slot's
 // buffer belongs to whoever moved it into its current state: the reader while
 // kFree, a worker while kBusy, the writer while kDone.
@@ -138,9 +167,7 @@ class Pipeline {
   }
 
   Status WriteLoop(const ProgressFn& progress) {
-    std::uint64_t consumed = io_.progress_base;
-    std::uint64_t written = 0;  // bytes this loop wrote to out_fd
-    std::uint64_t flushed_upto = 0;
+    OrderedWriter writer(io_, progress);
     for (std::uint64_t w = 0;; ++w) {
       Slot& slot = SlotFor(w);
       std::size_t len = 0;
@@ -164,24 +191,10 @@ class Pipeline {
           return MakeError(ErrorCode::kInternal, "recording: pipeline stopped");
         }
       }
-      if (auto ok = WriteAll(io_.out_fd, std::span(slot.buf.data(), len), io_.out_path); !ok) {
-        return ok;
-      }
-      written += len;
-      if (written - flushed_upto >= kWritebackStep) {
-        StartWriteback(io_.out_fd, io_.out_offset + flushed_upto, written - flushed_upto);
-        flushed_upto = written;
-      }
-      {
-        std::lock_guard lock(mu_);
-        slot.state = SlotState::kFree;
-        cv_.notify_all();
-      }
-      consumed += in_len;
-      if (progress) {
-        const std::uint64_t total = io_.progress_total;
-        progress(total != 0 ? std::min(consumed, total) : consumed, total);
-      }
+      if (auto ok = writer.Write(std::span(slot.buf.data(), len), in_len); !ok) return ok;
+      std::lock_guard lock(mu_);
+      slot.state = SlotState::kFree;
+      cv_.notify_all();
     }
   }
 
@@ -199,6 +212,38 @@ class Pipeline {
 };
 
 }  // namespace
+
+Status RunSequential(const PipelineIo& io, std::size_t record_size, ChunkCipher& cipher,
+                     const TransformFn& transform, const ProgressFn& progress) {
+  // Two buffers: the chunk being decided and the lookahead read after it.
+  std::vector<std::uint8_t> current(record_size + kTagSize), next(record_size + kTagSize);
+  const auto wipe = [&] {
+    OPENSSL_cleanse(current.data(), current.size());
+    OPENSSL_cleanse(next.data(), next.size());
+  };
+  OrderedWriter writer(io, progress);
+  auto n = ReadFull(io.in_fd, std::span(current.data(), record_size), io.in_path);
+  for (std::uint64_t index = 0;; ++index) {
+    if (!n) {
+      wipe();
+      return n.error();
+    }
+    const std::size_t len = *n;
+    bool last = len < record_size;
+    if (!last) {
+      n = ReadFull(io.in_fd, std::span(next.data(), record_size), io.in_path);
+      last = n && *n == 0;
+    }
+    if (!n) continue;  // reported at the top of the loop
+    auto out = transform(cipher, index, last, current, len);
+    Status written = out ? writer.Write(std::span(current.data(), *out), len) : Status(out.error());
+    if (!written || last) {
+      wipe();
+      return written;
+    }
+    std::swap(current, next);
+  }
+}
 
 Status RunPipeline(const PipelineIo& io, std::size_t record_size, unsigned slots,
                    std::vector<ChunkCipher>& ciphers, const TransformFn& transform,

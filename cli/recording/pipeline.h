@@ -46,4 +46,9 @@ Status RunPipeline(const PipelineIo& io, std::size_t record_size, unsigned slots
                    std::vector<ChunkCipher>& ciphers, const TransformFn& transform,
                    const ProgressFn& progress);
 
+// The same contract with no thread at all: read, transform and write in turn
+// on the calling thread, with two buffers (the benchmark's baseline).
+Status RunSequential(const PipelineIo& io, std::size_t record_size, ChunkCipher& cipher,
+                     const TransformFn& transform, const ProgressFn& progress);
+
 }  // namespace kmsd::recording::internal

@@ -32,6 +32,7 @@ std::size_t ExpectedEncryptedSize(std::size_t n, std::uint32_t chunk, std::size_
   return kFixedHeaderSize + ctx_len + n + chunks * kTagSize;
 }
 
+// workers 0 here means the sequential mode (no threads).
 class RecordingRoundTrip
     : public ::testing::TestWithParam<std::tuple<std::size_t /*size*/, unsigned /*workers*/>> {};
 
@@ -40,11 +41,12 @@ TEST_P(RecordingRoundTrip, DecryptGivesBackThePlaintext) {
   TempDir dir;
   const Bytes plaintext = testing::PatternBytes(size);
   WriteBytes(dir / "in", plaintext);
-  const EncryptOptions options = Options(kChunk, workers);
+  EncryptOptions options = Options(kChunk, workers);
+  options.pipeline.sequential = workers == 0;
   ASSERT_TRUE(EncryptFile(dir / "in", dir / "enc", TestKey(), options));
   const Bytes encrypted = ReadBytes(dir / "enc");
   EXPECT_EQ(encrypted.size(), ExpectedEncryptedSize(size, kChunk, options.context_id.size()));
-  ASSERT_TRUE(DecryptFile(dir / "enc", dir / "out", TestKey(), {workers, {}}));
+  ASSERT_TRUE(DecryptFile(dir / "enc", dir / "out", TestKey(), options.pipeline));
   EXPECT_EQ(ReadBytes(dir / "out"), plaintext);
   EXPECT_EQ(ListDir(dir.path()), (std::set<std::string>{"enc", "in", "out"}));
 }
@@ -53,7 +55,7 @@ INSTANTIATE_TEST_SUITE_P(SizesAndWorkers, RecordingRoundTrip,
                          ::testing::Combine(::testing::Values(0, 1, kChunk - 1, kChunk, kChunk + 1,
                                                               2 * kChunk, 7 * kChunk + 123,
                                                               64 * kChunk),
-                                            ::testing::Values(1u, 2u, 4u)));
+                                            ::testing::Values(0u, 1u, 2u, 4u)));
 
 TEST(RecordingFile, DefaultChunkSizeRoundTrip) {
   TempDir dir;
@@ -174,7 +176,8 @@ TEST(RecordingFile, ReportsProgressUpToTheInputSize) {
   EXPECT_EQ(calls.back(), std::make_pair(std::uint64_t{size}, std::uint64_t{size}));
 
   calls.clear();
-  ASSERT_TRUE(DecryptFile(dir / "enc", dir / "out", TestKey(), {2, options.pipeline.progress}));
+  ASSERT_TRUE(
+      DecryptFile(dir / "enc", dir / "out", TestKey(), {2, false, options.pipeline.progress}));
   ASSERT_EQ(calls.size(), 11u);
   const std::uint64_t enc_size = ReadBytes(dir / "enc").size();
   EXPECT_EQ(calls.back(), std::make_pair(enc_size, enc_size));

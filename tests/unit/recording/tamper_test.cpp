@@ -50,17 +50,24 @@ class RecordingTamper : public ::testing::Test {
     return out;
   }
 
-  // Decrypts `bytes` and returns the error code; asserts that no output file
-  // (and no temporary file) remains.
+  // Decrypts `bytes`, threaded and sequential, and returns the error code;
+  // asserts that both modes agree and that no output file (and no temporary
+  // file) remains.
   ErrorCode Refused(const Bytes& bytes, unsigned workers = 2) {
     // Remove first: ext4 flushes a file truncated in place on close, which
     // would make the every-byte tests wait on the disk thousands of times.
     std::filesystem::remove(dir_ / "bad");
     WriteBytes(dir_ / "bad", bytes);
-    auto result = DecryptFile(dir_ / "bad", dir_ / "out", TestKey(), {workers, {}});
-    EXPECT_FALSE(result) << "tampered file was accepted";
+    auto threaded = DecryptFile(dir_ / "bad", dir_ / "out", TestKey(), {workers, false, {}});
+    auto sequential = DecryptFile(dir_ / "bad", dir_ / "out", TestKey(), {1, true, {}});
+    EXPECT_FALSE(threaded) << "tampered file was accepted";
+    EXPECT_FALSE(sequential) << "tampered file was accepted (sequential)";
     EXPECT_EQ(ListDir(dir_.path()), (std::set<std::string>{"bad", "enc"}));
-    return result ? ErrorCode::kInternal : result.error().code;
+    if (!threaded && !sequential) {
+      EXPECT_EQ(threaded.error().code, sequential.error().code);
+      return threaded.error().code;
+    }
+    return ErrorCode::kInternal;
   }
 
   TempDir dir_;

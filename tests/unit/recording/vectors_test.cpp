@@ -69,8 +69,9 @@ TEST(RecordingVectors, EncryptionReproducesEachExpectedFile) {
     options.context_id = v.at("context_id");
     options.chunk_size = static_cast<std::uint32_t>(std::stoul(v.at("chunk_size")));
     options.salt_for_test = SaltFromHex(v.at("salt"));
-    for (unsigned workers : {1u, 3u}) {
+    for (unsigned workers : {0u, 1u, 3u}) {  // 0: sequential mode
       options.pipeline.workers = workers;
+      options.pipeline.sequential = workers == 0;
       ASSERT_TRUE(EncryptFile(kVectorDir / v.at("plaintext"), dir / "enc",
                               testing::KeyFromHex(v.at("data_key")), options));
       EXPECT_EQ(ReadBytes(dir / "enc"), ReadBytes(kVectorDir / v.at("expected")));
