@@ -469,9 +469,11 @@ std::string SerializePolicy(const CompiledPolicy& policy) {
   bj::object out;
   out["version"] = policy.version_;
   out["updated_at"] = FormatRfc3339(policy.updated_at_);
-  const bj::object& body = policy.canonical_.get_object();
-  out["default"] = body.at("default");
-  out["rules"] = body.at("rules");
+  out["default"] = EffectName(policy.default_);
+  // A moved-from policy has no canonical body; it serializes with no rules.
+  const bj::object* body = policy.canonical_.if_object();
+  const bj::value* rules = body != nullptr ? body->if_contains("rules") : nullptr;
+  out["rules"] = rules != nullptr ? *rules : bj::array();
   return bj::serialize(out);
 }
 
