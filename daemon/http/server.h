@@ -46,7 +46,7 @@ class Server {
   Status Start();
 
   // The port listener `index` is bound to (the kernel's choice for port 0);
-  // 0 before Start or for an unknown index.
+  // 0 before Start, after Stop or for an unknown index.
   std::uint16_t BoundPort(std::size_t index) const;
 
   // Re-reads every TLS listener's certificate, key and client CA files (same

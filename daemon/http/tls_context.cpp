@@ -1,13 +1,12 @@
 #include "daemon/http/tls_context.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <array>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "common/openssl_ptr.h"
 #include "common/secret.h"
@@ -85,13 +84,14 @@ std::string GeneralNameText(const GENERAL_NAME* name) {
     case GEN_URI: return "URI:" + ia5(name->d.uniformResourceIdentifier);
     case GEN_IPADD: {
       const ASN1_OCTET_STRING* ip = name->d.iPAddress;
-      const unsigned char* p = ASN1_STRING_get0_data(ip);
-      std::array<char, 64> text{};
-      if (ASN1_STRING_length(ip) == 4) {
-        std::snprintf(text.data(), text.size(), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
-        return std::string("IP:") + text.data();
+      const int len = ASN1_STRING_length(ip);
+      std::array<char, INET6_ADDRSTRLEN> text{};
+      const int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+      if (family == 0 ||
+          inet_ntop(family, ASN1_STRING_get0_data(ip), text.data(), text.size()) == nullptr) {
+        return {};
       }
-      return "IP:(ipv6)";
+      return std::string("IP:") + text.data();
     }
     default: return {};
   }

@@ -138,8 +138,8 @@ TEST_F(HttpsServerTest, MutualTlsClientIdentityReachesTheHandler) {
   ASSERT_EQ(reply->status, 200u);
   const std::string expected_fingerprint = testing::CertificateSha256(pki_->client_one_cert);
   ASSERT_EQ(expected_fingerprint.size(), 64u);
-  EXPECT_EQ(reply->body,
-            "client-one|" + expected_fingerprint + "|DNS:client-one.test,email:ops@example.test");
+  EXPECT_EQ(reply->body, "client-one|" + expected_fingerprint +
+                             "|DNS:client-one.test,email:ops@example.test,IP:10.1.2.3");
 }
 
 TEST_F(HttpsServerTest, ReloadTlsSwapsTheCertificateForNewConnectionsOnly) {

@@ -52,7 +52,7 @@ std::unique_ptr<TestPki> Generate() {
       "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
       "extendedKeyUsage=serverAuth";
   const std::string client_ext =
-      "subjectAltName=DNS:client-one.test,email:ops@example.test\n"
+      "subjectAltName=DNS:client-one.test,email:ops@example.test,IP:10.1.2.3\n"
       "extendedKeyUsage=clientAuth";
   if (!MakeCa(d, "ca-one") || !MakeCa(d, "ca-two") ||
       !MakeLeaf(d, "ca-one", "server-one", server_ext) ||
