@@ -144,6 +144,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path
       !s) {
     return s.error();
   }
+  const std::string cache = "PRAGMA cache_size=-" + std::to_string(options.cache_kib);
+  if (auto s = conn->Exec(cache.c_str(), "configure"); !s) return s.error();
   if (options.read_only) {
     if (auto s = conn->Exec("PRAGMA query_only=ON;", "configure"); !s) return s.error();
   }

@@ -71,6 +71,9 @@ struct ConnectionOptions {
   bool create = false;     // create the file (mode 0600) when absent
   bool read_only = false;  // PRAGMA query_only: this connection never writes
   std::chrono::milliseconds busy_timeout{5000};
+  // Page cache of this connection. SQLite's default (2 MiB) makes index
+  // updates of a large table spill and re-read pages.
+  int cache_kib = 2048;
 };
 
 class Connection {

@@ -6,9 +6,11 @@ namespace kmsd::store::sqlite {
 
 Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::filesystem::path& path,
                                                  std::size_t size,
-                                                 std::chrono::milliseconds busy_timeout) {
+                                                 std::chrono::milliseconds busy_timeout,
+                                                 int cache_kib) {
   std::unique_ptr<ReadPool> pool(new ReadPool());
-  const ConnectionOptions options{.create = false, .read_only = true, .busy_timeout = busy_timeout};
+  const ConnectionOptions options{
+      .create = false, .read_only = true, .busy_timeout = busy_timeout, .cache_kib = cache_kib};
   for (std::size_t i = 0; i < std::max<std::size_t>(1, size); ++i) {
     auto conn = Connection::Open(path, options);
     if (!conn) return conn.error();

@@ -22,7 +22,8 @@ class ReadPool {
  public:
   // Opens `size` (at least 1) read connections on an existing database.
   static Result<std::unique_ptr<ReadPool>> Open(const std::filesystem::path& path, std::size_t size,
-                                                std::chrono::milliseconds busy_timeout);
+                                                std::chrono::milliseconds busy_timeout,
+                                                int cache_kib);
 
   // A connection borrowed for one read; returned to the pool on destruction.
   class Lease {

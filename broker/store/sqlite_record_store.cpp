@@ -162,12 +162,14 @@ Result<RecordState> ReadRecordState(Connection& conn, std::string_view tenant,
 
 Result<std::unique_ptr<SqliteRecordStore>> SqliteRecordStore::Open(
     const SqliteStoreOptions& options) {
-  auto conn = Connection::Open(
-      options.path, {.create = true, .read_only = false, .busy_timeout = options.busy_timeout});
+  auto conn = Connection::Open(options.path, {.create = true,
+                                              .read_only = false,
+                                              .busy_timeout = options.busy_timeout,
+                                              .cache_kib = options.writer_cache_kib});
   if (!conn) return conn.error();
   if (auto s = sqlite::Migrate(**conn, SystemClock().Now()); !s) return s.error();
-  auto readers =
-      sqlite::ReadPool::Open(options.path, options.read_connections, options.busy_timeout);
+  auto readers = sqlite::ReadPool::Open(options.path, options.read_connections,
+                                        options.busy_timeout, options.reader_cache_kib);
   if (!readers) return readers.error();
   auto writer = std::make_unique<sqlite::GroupCommitWriter>(std::move(*conn), options.max_batch);
   return std::unique_ptr<SqliteRecordStore>(
@@ -195,8 +197,9 @@ Status SqliteRecordStore::Insert(const Record& record) {
 Result<Record> SqliteRecordStore::Find(std::string_view tenant, std::string_view context_id) {
   if (auto s = ValidateKey(tenant, context_id); !s) return s.error();
   auto conn = readers_->Acquire();
-  auto stmt = conn->Prepare(std::string("SELECT ") + kRecordColumns +
-                            " FROM records WHERE tenant = ?1 AND context_id = ?2");
+  static const std::string kSql = std::string("SELECT ") + kRecordColumns +
+                                  " FROM records WHERE tenant = ?1 AND context_id = ?2";
+  auto stmt = conn->Prepare(kSql);
   if (!stmt) return stmt.error();
   stmt->Bind(1, tenant);
   stmt->Bind(2, context_id);
@@ -229,10 +232,11 @@ Result<std::vector<Record>> SqliteRecordStore::ListByKekVersion(std::string_view
   if (limit == 0 || limit > kMaxListLimit) return Invalid("limit must be 1..10000");
   if (after_context_id.size() > kMaxContextIdLength) return Invalid("cursor too long");
   auto conn = readers_->Acquire();
-  auto stmt = conn->Prepare(std::string("SELECT ") + kRecordColumns +
-                            " FROM records WHERE tenant = ?1 AND kek_version = ?2"
-                            " AND state = 'active' AND context_id > ?3"
-                            " ORDER BY context_id LIMIT ?4");
+  static const std::string kSql = std::string("SELECT ") + kRecordColumns +
+                                  " FROM records WHERE tenant = ?1 AND kek_version = ?2"
+                                  " AND state = 'active' AND context_id > ?3"
+                                  " ORDER BY context_id LIMIT ?4";
+  auto stmt = conn->Prepare(kSql);
   if (!stmt) return stmt.error();
   stmt->Bind(1, tenant);
   stmt->Bind(2, std::int64_t{kek_version});

@@ -33,6 +33,8 @@ struct SqliteStoreOptions {
   // How long a write or read waits for a lock held by another connection
   // (a backup, another process) before failing with kStoreUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
+  int writer_cache_kib = 64 * 1024;     // page cache of the write connection
+  int reader_cache_kib = 8 * 1024;      // page cache of each read connection
   std::size_t max_batch = 1024;         // most writes in one group commit
   std::size_t bulk_chunk_rows = 50000;  // rows per BulkInsert transaction
 };
