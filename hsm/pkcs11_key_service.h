@@ -17,6 +17,11 @@
 // - A refused PIN (incorrect, locked, expired, invalid) is never retried:
 //   OpenPkcs11KeyService fails with kUnauthenticated; if it happens later (on
 //   a re-login) every call fails with kHsmUnavailable until restart.
+//   PKCS#11 login state is per process and token: while another service in
+//   this process keeps the token logged in, no C_Login is made, so a wrong
+//   PIN in a second service's config shows only once the token logs out.
+// - A session left with an operation in an unknown state (a failed
+//   C_Encrypt/C_Decrypt/C_Sign) is closed and replaced, never reused.
 //
 // Token objects and their labels (prefix defaults to "kmsd:"):
 //   <prefix><tenant>:v<N>   AES-256 KEK: token, private, sensitive, not

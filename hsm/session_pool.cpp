@@ -27,12 +27,16 @@ Lease::Lease(Lease&& other) noexcept
       pool_(std::exchange(other.pool_, nullptr)),
       session_(std::exchange(other.session_, CK_INVALID_HANDLE)),
       slot_(other.slot_),
-      failure_(other.failure_) {}
+      failure_(other.failure_),
+      discard_(other.discard_) {}
 
 Lease::~Lease() {
   if (pool_ == nullptr) return;
-  const bool broken = failure_ == RvClass::kSession || failure_ == RvClass::kDevice;
-  pool_->Release(session_, ticket_.generation(), broken);
+  using Fate = SessionPool::Fate;
+  const Fate fate = failure_ == RvClass::kSession || failure_ == RvClass::kDevice ? Fate::kForget
+                    : discard_                                                    ? Fate::kClose
+                                                                                  : Fate::kReuse;
+  pool_->Release(ticket_.fn(), session_, ticket_.generation(), fate);
 }
 
 Status Lease::Check(CK_RV rv, std::string_view call) {
@@ -132,7 +136,7 @@ Result<CK_SESSION_HANDLE> SessionPool::OpenSessionLocked(CK_FUNCTION_LIST* fn, R
     login_refused_ = MakeError(ErrorCode::kHsmUnavailable,
                                "token refused the PIN (" + RvName(rv) + "); not retried");
     cv_.notify_all();
-    return MakeError(ErrorCode::kUnauthenticated, "C_Login failed: " + RvName(rv));
+    return *login_refused_;
   }
   *failure = ClassifyRv(rv);
   return RvError(rv, "C_Login");
@@ -145,6 +149,10 @@ Status SessionPool::Start() {
   SyncGenerationLocked(ticket->generation());
   RvClass failure = RvClass::kOk;
   auto session = OpenSessionLocked(ticket->fn(), &failure);
+  if (!session && login_refused_) {
+    // At start-up the operator must fix the PIN file: say so distinctly.
+    return MakeError(ErrorCode::kUnauthenticated, login_refused_->message);
+  }
   if (!session) return session.error();
   idle_.push_back(*session);
   ++open_;
@@ -187,17 +195,33 @@ Result<Lease> SessionPool::Acquire(RvClass* failure, std::uint64_t* generation) 
   return Lease(this, std::move(*ticket), *session, *slot_);
 }
 
-void SessionPool::Release(CK_SESSION_HANDLE session, std::uint64_t generation, bool broken) {
+void SessionPool::Release(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::uint64_t generation,
+                          Fate fate) {
   std::lock_guard lock(mu_);
   if (generation != generation_) return;
-  if (broken) {
-    // The handle is dead (session- or device-level failure): forget it, and
-    // the handles found through it, instead of closing it.
-    --open_;
-    ++epoch_;
-    ++counters_.session_reopens;
-  } else {
-    idle_.push_back(session);
+  switch (fate) {
+    case Fate::kReuse: idle_.push_back(session); break;
+    case Fate::kForget:
+      // The handle is dead (session- or device-level failure): forget it,
+      // and the object handles found through it, instead of closing it.
+      --open_;
+      ++epoch_;
+      ++counters_.session_reopens;
+      break;
+    case Fate::kClose: {
+      // Open the replacement first: closing our last session would log the
+      // token out.
+      RvClass ignored = RvClass::kOk;
+      auto replacement = OpenSessionLocked(fn, &ignored);
+      fn->C_CloseSession(session);
+      ++counters_.session_reopens;
+      if (replacement) {
+        idle_.push_back(*replacement);
+      } else {
+        --open_;
+      }
+      break;
+    }
   }
   cv_.notify_one();
 }

@@ -54,6 +54,12 @@ class Lease {
   Status Check(CK_RV rv, std::string_view call);
   RvClass failure() const noexcept { return failure_; }
 
+  // Marks a live session whose operation state is unknown (a token may keep
+  // an operation active after a failed C_Encrypt/C_Decrypt/C_Sign; SoftHSM
+  // does after CKR_ARGUMENTS_BAD). It is closed when the lease ends, after a
+  // replacement is opened, so the pool never drops to zero sessions.
+  void Discard() noexcept { discard_ = true; }
+
  private:
   friend class SessionPool;
   Lease(SessionPool* pool, Module::Ticket ticket, CK_SESSION_HANDLE session, CK_SLOT_ID slot)
@@ -64,6 +70,7 @@ class Lease {
   CK_SESSION_HANDLE session_;
   CK_SLOT_ID slot_;
   RvClass failure_ = RvClass::kOk;
+  bool discard_ = false;
 };
 
 struct PoolCounters {
@@ -107,7 +114,9 @@ class SessionPool {
 
  private:
   friend class Lease;
-  void Release(CK_SESSION_HANDLE session, std::uint64_t generation, bool broken);
+  enum class Fate { kReuse, kForget, kClose };
+  void Release(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::uint64_t generation,
+               Fate fate);
   // Opens a session on the token and logs it in if the token is not.
   Result<CK_SESSION_HANDLE> OpenSessionLocked(CK_FUNCTION_LIST* fn, RvClass* failure);
   Result<CK_SLOT_ID> FindSlot(CK_FUNCTION_LIST* fn, RvClass* failure) const;

@@ -208,12 +208,14 @@ Result<std::vector<std::uint8_t>> GcmEncrypt(Lease& lease, CK_OBJECT_HANDLE key,
   }
   std::vector<std::uint8_t> out(plaintext.size() + 16);
   CK_ULONG out_len = out.size();
-  // A one-shot C_Encrypt with a large-enough buffer ends the operation
-  // whatever it returns, so the session is never left mid-operation.
-  if (auto st = lease.Check(fn->C_Encrypt(lease.session(), const_cast<CK_BYTE*>(plaintext.data()),
-                                          plaintext.size(), out.data(), &out_len),
-                            "C_Encrypt");
+  // SoftHSM 2.6 refuses a NULL data pointer even for zero bytes.
+  CK_BYTE empty = 0;
+  CK_BYTE* data = plaintext.empty() ? &empty : const_cast<CK_BYTE*>(plaintext.data());
+  if (auto st =
+          lease.Check(fn->C_Encrypt(lease.session(), data, plaintext.size(), out.data(), &out_len),
+                      "C_Encrypt");
       !st) {
+    lease.Discard();  // the operation may still be active
     return st.error();
   }
   if (out_len != plaintext.size() + 16) {
@@ -249,6 +251,9 @@ Result<Secret> GcmDecrypt(Lease& lease, CK_OBJECT_HANDLE key, std::span<const st
         return MakeError(ErrorCode::kIntegrity, "wrapped key failed authentication");
       }
     }
+    // SoftHSM ends the operation on a failed tag (the session stays
+    // usable); for anything else the operation state is unknown.
+    lease.Discard();
     if (ClassifyRv(rv) == RvClass::kIntegrity) {
       return MakeError(ErrorCode::kIntegrity, "wrapped key failed authentication");
     }
@@ -275,6 +280,7 @@ Result<std::vector<std::uint8_t>> SignEcdsa(Lease& lease, CK_OBJECT_HANDLE priva
                                        digest.size(), sig.data(), &sig_len),
                             "C_Sign");
       !st) {
+    lease.Discard();  // the operation may still be active
     return st.error();
   }
   if (sig_len != 64) return MakeError(ErrorCode::kInternal, "ECDSA signature of unexpected length");
