@@ -2,6 +2,8 @@
 // sessions closed underneath, module finalised underneath, a refused PIN,
 // and sessions left mid-operation. Plus: no PIN or key bytes in any log.
 #include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -172,6 +174,46 @@ TEST_F(KeyServiceTest, LogsAndErrorsContainNoPinOrKeyBytes) {
     EXPECT_EQ(e.message.find(std::string(pin->expose_chars())), std::string::npos);
     EXPECT_EQ(e.message.find("wrong-pin-value"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace kmsd::hsm
+
+namespace kmsd::hsm {
+namespace {
+
+// Runs `body` in a forked child; returns its exit status (0 = passed).
+template <class Body>
+int InChild(Body body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(body());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+int ChildRoundTrip(const testing::SoftHsmToken& token) {
+  auto service = OpenPkcs11KeyService(token.Config());
+  if (!service) return 2;
+  auto g = (*service)->GenerateDataKey({"acme", 1}, {});
+  if (!g) return 3;
+  auto u = (*service)->Unwrap({"acme", 1}, g->wrapped, {});
+  return u && u->Equals(g->plaintext.expose()) ? 0 : 4;
+}
+
+TEST_F(KeyServiceTest, ForkedChildInitialisesItsOwnModule) {
+  // The parent has initialised the module and holds sessions; a child that
+  // opens its own service must start clean, and the parent must carry on.
+  EXPECT_EQ(InChild([&] { return ChildRoundTrip(*token_); }), 0);
+  auto g = service_->GenerateDataKey(kAcme1, {});
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(service_->Unwrap(kAcme1, g->wrapped, {}));
+}
+
+TEST_F(KeyServiceTest, ForkBeforeFirstUseInitialisesOnlyInChild) {
+  service_.reset();  // nothing initialised in this process from here on
+  EXPECT_EQ(InChild([&] { return ChildRoundTrip(*token_); }), 0);
+  EXPECT_EQ(InChild([&] { return ChildRoundTrip(*token_); }), 0);
 }
 
 }  // namespace
