@@ -161,6 +161,22 @@ TEST(RecordingFile, IoErrorsNameThePath) {
   EXPECT_EQ(no_dir.error().code, ErrorCode::kInternal);
 }
 
+TEST(RecordingFile, ReadErrorsAreReportedAndLeaveNothing) {
+  // A directory opens for reading but read() fails with EISDIR: the reader
+  // thread's error must reach the caller, in both modes.
+  TempDir dir;
+  std::filesystem::create_directory(dir / "a-directory");
+  for (bool sequential : {false, true}) {
+    EncryptOptions options = Options();
+    options.pipeline.sequential = sequential;
+    auto result = EncryptFile(dir / "a-directory", dir / "enc", TestKey(), options);
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, ErrorCode::kInternal);
+    EXPECT_NE(result.error().message.find((dir / "a-directory").string()), std::string::npos);
+    EXPECT_EQ(ListDir(dir.path()), (std::set<std::string>{"a-directory"}));
+  }
+}
+
 TEST(RecordingFile, ReportsProgressUpToTheInputSize) {
   TempDir dir;
   const std::size_t size = 10 * kChunk + 7;
