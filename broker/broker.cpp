@@ -1,0 +1,322 @@
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/binding.h"
+#include "broker/store/context_id.h"
+
+namespace kmsd::broker {
+namespace {
+
+bool HasRole(const Caller& caller, policy::RoleBits role) { return (caller.roles & role) != 0; }
+
+Error Forbidden() {
+  return MakeError(ErrorCode::kPermissionDenied, "role does not allow this operation");
+}
+
+std::vector<std::uint8_t> AadOf(const store::Record& record, std::uint32_t kek_version) {
+  return EncodeBindingAad({record.tenant, record.context_id, record.asset_type, record.asset_id,
+                           record.created_at, kek_version});
+}
+
+Error PolicyDenied(const policy::Decision& decision) {
+  Error error = MakeError(ErrorCode::kPolicyDenied, "denied by tenant policy");
+  error.rule = std::string(decision.rule_id);
+  return error;
+}
+
+}  // namespace
+
+Broker::Broker(BrokerOptions options, const TenantRouter& router, store::RecordStore& store,
+               AuditSink& audit, jose::AuthorizationTokenVerifier& authorization,
+               const Clock& clock)
+    : options_(options),
+      store_(store),
+      audit_(audit),
+      authorization_(authorization),
+      clock_(clock),
+      keks_(options.keys, router, store, clock),
+      policies_(store) {}
+
+audit::AuditEvent Broker::EventFor(const Caller& caller, audit::Operation operation,
+                                   Instant now) const {
+  audit::AuditEvent event;
+  event.time = now;
+  event.tenant = caller.tenant;
+  event.principal = caller.principal;
+  event.operation = operation;
+  event.request_id = caller.request_id;
+  return event;
+}
+
+Status Broker::Audit(audit::AuditEvent event) {
+  auto appended = audit_.Append(std::move(event));
+  if (!appended) {
+    spdlog::error("audit event not durable ({}): failing closed",
+                  ErrorCodeName(appended.error().code));
+    return appended.error();
+  }
+  return {};
+}
+
+Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateRequest& request) {
+  const Instant now = clock_.Now();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kGenerate, now);
+  event.asset_type = request.asset_type;
+  event.asset_id = request.asset_id;
+  // Refusals are audited; an event that cannot be written turns the refusal
+  // into kAuditUnavailable (fail closed), never into silence.
+  auto refuse = [&](Error error) -> Result<GenerateReply> {
+    event.decision = audit::Decision::kDeny;
+    event.error = error.code;
+    if (auto audited = Audit(event); !audited) return audited.error();
+    return error;
+  };
+
+  if (!HasRole(caller, policy::kRoleEncrypt)) return refuse(Forbidden());
+  if (!policy::IsValidAssetType(request.asset_type)) {
+    return MakeError(ErrorCode::kInvalidArgument, "asset_type must match [a-z0-9_.-]{1,64}");
+  }
+  if (!policy::IsValidAssetId(request.asset_id)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "asset_id must be 1-256 visible ASCII characters, no '*'");
+  }
+  std::string context_id;
+  if (request.context_id) {
+    if (auto valid = store::ValidateContextId(*request.context_id); !valid) return valid.error();
+    context_id = *request.context_id;
+  } else {
+    auto generated = store::NewContextIdV7(now);
+    if (!generated) return generated.error();
+    context_id = std::move(*generated);
+  }
+  event.context_id = context_id;
+
+  auto policy = policies_.Get(caller.tenant);
+  if (!policy) return policy.error();
+  const policy::Decision decision =
+      (*policy)->Evaluate({policy::Operation::kEncrypt, caller.principal, caller.roles,
+                           request.asset_type, request.asset_id, now, now});
+  event.rule = std::string(decision.rule_id);
+  event.policy_version = decision.policy_version;
+  if (!decision.allowed()) return refuse(PolicyDenied(decision));
+
+  auto ticket = keks_.ReserveWrap(caller.tenant);
+  if (!ticket) return ticket.error();
+  store::Record record{
+      caller.tenant,       context_id, request.asset_type,          request.asset_id, now,
+      ticket->kek.version, {},         store::RecordState::kActive, std::nullopt};
+  auto key = ticket->key_service->GenerateDataKey(ticket->kek, AadOf(record, ticket->kek.version));
+  if (!key) return key.error();
+  record.wrapped_key = std::move(key->wrapped);
+  if (auto stored = store_.Insert(record); !stored) return stored.error();
+
+  event.decision = audit::Decision::kAllow;
+  if (auto audited = Audit(event); !audited) return audited.error();
+  return GenerateReply{std::move(context_id), std::move(key->plaintext), ticket->kek.version, now};
+}
+
+Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest& request) {
+  const Instant now = clock_.Now();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kDecrypt, now);
+  event.context_id = request.context_id;
+  auto refuse = [&](Error error) -> Result<DecryptReply> {
+    event.decision = audit::Decision::kDeny;
+    event.error = error.code;
+    if (error.code == ErrorCode::kInvalidAuthorizationToken) event.reason = error.message;
+    if (auto audited = Audit(event); !audited) return audited.error();
+    return error;
+  };
+
+  if (!HasRole(caller, policy::kRoleDecrypt)) return refuse(Forbidden());
+  if (auto valid = store::ValidateContextId(request.context_id); !valid) return valid.error();
+
+  auto claims = authorization_.Verify(request.authorization_token,
+                                      {caller.tenant, caller.principal, request.context_id}, now);
+  if (!claims) return refuse(claims.error());
+
+  auto record = store_.Find(caller.tenant, request.context_id);
+  if (!record) {
+    if (record.error().code == ErrorCode::kNotFound) return refuse(record.error());
+    return record.error();
+  }
+  event.asset_type = record->asset_type;
+  event.asset_id = record->asset_id;
+  if (record->state == store::RecordState::kDestroyed) {
+    return refuse(MakeError(ErrorCode::kGone, "the key of this context was destroyed"));
+  }
+
+  auto policy = policies_.Get(caller.tenant);
+  if (!policy) return policy.error();
+  const policy::Decision decision =
+      (*policy)->Evaluate({policy::Operation::kDecrypt, caller.principal, caller.roles,
+                           record->asset_type, record->asset_id, record->created_at, now});
+  event.rule = std::string(decision.rule_id);
+  event.policy_version = decision.policy_version;
+  if (!decision.allowed()) return refuse(PolicyDenied(decision));
+
+  auto service = keks_.KeyServiceFor(caller.tenant);
+  if (!service) return service.error();
+  auto key = (*service)->Unwrap({caller.tenant, record->kek_version}, record->wrapped_key,
+                                AadOf(*record, record->kek_version));
+  if (!key) {
+    // The blob comes from our own store: one that does not parse, or names
+    // another KEK version than its row, was altered at rest just like one
+    // whose tag fails.
+    if (key.error().code == ErrorCode::kIntegrity ||
+        key.error().code == ErrorCode::kInvalidArgument) {
+      spdlog::error("integrity failure: record of tenant {} context {} does not authenticate",
+                    caller.tenant, request.context_id);
+      return refuse(
+          MakeError(ErrorCode::kIntegrity, "the stored record failed its integrity check"));
+    }
+    if (key.error().code == ErrorCode::kNotFound) {
+      spdlog::error("KEK v{} of tenant {} is missing from its token", record->kek_version,
+                    caller.tenant);
+      return refuse(MakeError(ErrorCode::kInternal, "key-encryption key missing"));
+    }
+    return key.error();
+  }
+
+  event.decision = audit::Decision::kAllow;
+  if (auto audited = Audit(event); !audited) return audited.error();  // the key is wiped
+  return DecryptReply{record->context_id, std::move(*key), record->asset_type, record->asset_id,
+                      record->created_at};
+}
+
+Result<RecordInfo> Broker::GetRecord(const Caller& caller, std::string_view context_id) {
+  if (caller.roles == 0) return Forbidden();
+  if (auto valid = store::ValidateContextId(context_id); !valid) return valid.error();
+  auto record = store_.Find(caller.tenant, context_id);
+  if (!record) return record.error();
+  return RecordInfo{record->context_id,  record->asset_type,  record->asset_id,
+                    record->created_at,  record->kek_version, record->state,
+                    record->destroyed_at};
+}
+
+Status Broker::DestroyRecord(const Caller& caller, std::string_view context_id) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto valid = store::ValidateContextId(context_id); !valid) return valid.error();
+  const Instant now = clock_.Now();
+  auto record = store_.Find(caller.tenant, context_id);
+  if (!record) return record.error();
+  if (auto destroyed = store_.MarkDestroyed(caller.tenant, context_id, now); !destroyed) {
+    return destroyed.error();
+  }
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyRecord, now);
+  event.context_id = std::string(context_id);
+  event.asset_type = record->asset_type;
+  event.asset_id = record->asset_id;
+  event.decision = audit::Decision::kAllow;
+  return Audit(std::move(event));
+}
+
+Result<std::vector<store::KekVersionInfo>> Broker::ListKeks(const Caller& caller) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  return keks_.List(caller.tenant);
+}
+
+Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  auto rotated = keks_.Rotate(caller.tenant);
+  if (!rotated) return rotated.error();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kRotateKek, clock_.Now());
+  event.decision = audit::Decision::kAllow;
+  event.reason = "new current version " + std::to_string(rotated->version);
+  if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  return rotated;
+}
+
+Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint32_t version,
+                                                bool force) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  auto shredded = keks_.DestroyVersion(caller.tenant, version, force);
+  if (!shredded) return shredded.error();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyKek, clock_.Now());
+  event.decision = audit::Decision::kAllow;
+  event.reason =
+      "version " + std::to_string(version) + ", records shredded " + std::to_string(*shredded);
+  if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  return shredded;
+}
+
+Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batch) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  auto versions = keks_.List(caller.tenant);
+  if (!versions) return versions.error();
+  auto service = keks_.KeyServiceFor(caller.tenant);
+  if (!service) return service.error();
+
+  RewrapProgress progress;
+  for (const auto& version : *versions) {
+    if (version.state != store::KekState::kActive) continue;  // current, retired, destroyed: skip
+    auto records = store_.ListByKekVersion(caller.tenant, version.version, "", batch);
+    if (!records) return records.error();
+    for (const store::Record& record : *records) {
+      if (progress.rewrapped >= batch) break;
+      auto ticket = keks_.ReserveWrap(caller.tenant);
+      if (!ticket) return ticket.error();
+      auto rewrapped = (*service)->Rewrap({caller.tenant, record.kek_version}, record.wrapped_key,
+                                          AadOf(record, record.kek_version), ticket->kek,
+                                          AadOf(record, ticket->kek.version));
+      if (!rewrapped) return rewrapped.error();  // an unauthentic record stops the job loudly
+      auto replaced = store_.ReplaceWrappedKey(caller.tenant, record.context_id, record.kek_version,
+                                               ticket->kek.version, *rewrapped);
+      // kConflict/kGone: a concurrent rewrap or destroy got there first.
+      if (!replaced && replaced.error().code != ErrorCode::kConflict &&
+          replaced.error().code != ErrorCode::kGone) {
+        return replaced.error();
+      }
+      if (replaced) ++progress.rewrapped;
+      progress.resume_after = record.context_id;
+    }
+    auto left = store_.CountActiveByKekVersion(caller.tenant, version.version);
+    if (!left) return left.error();
+    if (*left == 0) {
+      // Nothing uses the version any more: retire it (it stays in the token
+      // until an admin destroys it).
+      if (auto retired =
+              store_.SetKekState(caller.tenant, version.version, store::KekState::kRetired);
+          !retired && retired.error().code != ErrorCode::kConflict) {
+        return retired.error();
+      }
+    }
+    progress.remaining += *left;
+  }
+  if (progress.rewrapped > 0) {
+    audit::AuditEvent event = EventFor(caller, audit::Operation::kRewrap, clock_.Now());
+    event.decision = audit::Decision::kAllow;
+    event.reason = "records rewrapped " + std::to_string(progress.rewrapped);
+    if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  }
+  return progress;
+}
+
+Result<std::shared_ptr<const policy::CompiledPolicy>> Broker::GetPolicy(const Caller& caller) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  return policies_.Get(caller.tenant);
+}
+
+boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError>
+Broker::PutPolicy(const Caller& caller, std::string_view document_json) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return policy::PolicyError{Forbidden(), {}};
+  auto stored = policies_.Put(caller.tenant, document_json, clock_.Now());
+  if (!stored) return stored.error();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kPolicyChange, clock_.Now());
+  event.decision = audit::Decision::kAllow;
+  event.policy_version = (*stored)->version();
+  if (auto audited = Audit(std::move(event)); !audited) {
+    return policy::PolicyError{audited.error(), {}};
+  }
+  return stored;
+}
+
+Result<PolicyEvaluation> Broker::EvaluatePolicy(const Caller& caller, const policy::Facts& facts) {
+  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  auto policy = policies_.Get(caller.tenant);
+  if (!policy) return policy.error();
+  policy::Explanation explanation = (*policy)->Explain(facts);
+  return PolicyEvaluation{std::move(*policy), std::move(explanation)};
+}
+
+}  // namespace kmsd::broker

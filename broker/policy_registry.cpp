@@ -1,0 +1,52 @@
+#include "broker/policy_registry.h"
+
+namespace kmsd::broker {
+namespace {
+
+constexpr std::string_view kBuiltInDefault = R"({"default": "allow", "rules": []})";
+
+}  // namespace
+
+PolicyRegistry::PolicyRegistry(store::RecordStore& store) : store_(store) {}
+
+Result<std::shared_ptr<const policy::CompiledPolicy>> PolicyRegistry::Get(std::string_view tenant) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = cache_.find(tenant); it != cache_.end()) return it->second;
+  }
+  auto row = store_.GetPolicy(tenant);
+  if (!row) return row.error();
+  const std::string_view text = *row ? std::string_view((*row)->document_json) : kBuiltInDefault;
+  auto compiled = policy::ParsePolicyDocument(text);
+  if (!compiled) return MakeError(ErrorCode::kInternal, "stored policy no longer parses");
+  if (*row) compiled->SetVersion((*row)->version, (*row)->updated_at);
+  auto shared = std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
+  std::lock_guard lock(mutex_);
+  // Another thread may have loaded (or a Put stored) meanwhile: keep the newest.
+  auto [it, inserted] = cache_.emplace(std::string(tenant), shared);
+  if (!inserted && it->second->version() < shared->version()) it->second = shared;
+  return it->second;
+}
+
+boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError>
+PolicyRegistry::Put(std::string_view tenant, std::string_view document_json, Instant now) {
+  auto compiled = policy::ParsePolicyDocument(document_json);
+  if (!compiled) return compiled.error();
+  // Store the canonical form, so GET returns what is in force, byte for byte.
+  std::string canonical = policy::SerializePolicy(*compiled);
+  auto version = store_.PutPolicy(tenant, std::move(canonical), now);
+  if (!version) return policy::PolicyError{version.error(), {}};
+  compiled->SetVersion(*version, now);
+  auto shared = std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
+  std::lock_guard lock(mutex_);
+  auto& slot = cache_[std::string(tenant)];
+  if (slot == nullptr || slot->version() < shared->version()) slot = shared;
+  return shared;
+}
+
+void PolicyRegistry::Reload() {
+  std::lock_guard lock(mutex_);
+  cache_.clear();
+}
+
+}  // namespace kmsd::broker

@@ -1,0 +1,47 @@
+// PolicyRegistry: each tenant's policy in force, loaded from the store.
+//
+// Policies are versioned by the store; the registry keeps the compiled form
+// of the newest version per tenant so that evaluation costs no store read. A
+// tenant without a stored policy is governed by the built-in default: allow
+// (roles still gate every operation), reported as rule "default", version 0.
+// A rejected document changes nothing: the previous policy stays in force.
+//
+// Thread-safe: readers get a shared_ptr to an immutable CompiledPolicy.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "broker/store/record_store.h"
+#include "policy/policy.h"
+
+namespace kmsd::broker {
+
+class PolicyRegistry {
+ public:
+  explicit PolicyRegistry(store::RecordStore& store);
+
+  // The tenant's policy in force (loaded once, then cached).
+  // Fails: kStoreUnavailable; kInternal when the stored document no longer
+  // parses (it was validated when stored).
+  Result<std::shared_ptr<const policy::CompiledPolicy>> Get(std::string_view tenant);
+
+  // Validates and stores a new document, then makes it the one in force.
+  // Fails with the PolicyError listing every problem (nothing stored), or
+  // with kStoreUnavailable.
+  boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError> Put(
+      std::string_view tenant, std::string_view document_json, Instant now);
+
+  // Drops every cached policy; the next Get reloads from the store (SIGHUP).
+  void Reload();
+
+ private:
+  store::RecordStore& store_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const policy::CompiledPolicy>, std::less<>> cache_;
+};
+
+}  // namespace kmsd::broker
