@@ -54,6 +54,10 @@ SessionPool::SessionPool(std::shared_ptr<Module> module, std::string token_label
       size_(std::max<std::size_t>(size, 1)) {}
 
 SessionPool::~SessionPool() {
+  // Sessions of an older generation, or inherited from a parent process, are
+  // not ours to close; checking first also avoids initialising the module
+  // just to tear down.
+  if (!module_->IsCurrent(generation_)) return;
   auto ticket = module_->Enter();
   std::lock_guard lock(mu_);
   if (!ticket || ticket->generation() != generation_) return;  // sessions already dead

@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include "common/scope_guard.h"
 
 namespace kmsd::hsm {
@@ -288,10 +290,25 @@ Result<std::vector<std::uint8_t>> SignEcdsa(Lease& lease, CK_OBJECT_HANDLE priva
 }
 
 Result<std::vector<std::string>> MissingCapabilities(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot) {
+  // The list is authoritative: SoftHSM's slots.mechanisms filter hides
+  // mechanisms from C_GetMechanismList but still answers C_GetMechanismInfo.
+  CK_ULONG count = 0;
+  if (CK_RV rv = fn->C_GetMechanismList(slot, nullptr, &count); rv != CKR_OK) {
+    return RvError(rv, "C_GetMechanismList");
+  }
+  std::vector<CK_MECHANISM_TYPE> listed(count);
+  if (CK_RV rv = fn->C_GetMechanismList(slot, listed.data(), &count); rv != CKR_OK) {
+    return RvError(rv, "C_GetMechanismList");
+  }
+  listed.resize(count);
   std::vector<std::string> missing;
   auto probe = [&](CK_MECHANISM_TYPE mech, CK_FLAGS flags, CK_ULONG min_max_key,
                    const char* name) -> Status {
     CK_MECHANISM_INFO info{};
+    if (std::find(listed.begin(), listed.end(), mech) == listed.end()) {
+      missing.emplace_back(name);
+      return {};
+    }
     CK_RV rv = fn->C_GetMechanismInfo(slot, mech, &info);
     if (rv == CKR_MECHANISM_INVALID) {
       missing.emplace_back(name);

@@ -369,3 +369,39 @@ TEST_F(KeyServiceTest, OpenFailsClearlyOnBadConfig) {
 
 }  // namespace
 }  // namespace kmsd::hsm
+
+namespace kmsd::hsm {
+namespace {
+
+TEST_F(KeyServiceTest, CapabilityProbeNamesEveryMissingMechanism) {
+  // SoftHSM can hide mechanisms by configuration; it reads the file at
+  // C_Initialize, so drop our service (finalising the module) first.
+  // (SoftHSM 2.6.1 never matches the first entry of a "-" list, hence the
+  // leading placeholder.)
+  service_.reset();
+  testing::TempDir dir;
+  const std::string conf = dir.File("softhsm2.conf");
+  const auto tokens =
+      std::filesystem::path(testing::SoftHsmToken::ConfPath()).parent_path() / "tokens";
+  {
+    std::ofstream out(conf);
+    out << "directories.tokendir = " << tokens.string() << "\nlog.level = ERROR\n"
+        << "slots.mechanisms = -CKM_IGNORED,CKM_AES_GCM,CKM_ECDSA\n";
+  }
+  const std::string saved = testing::SoftHsmToken::ConfPath();
+  ::setenv("SOFTHSM2_CONF", conf.c_str(), 1);
+  auto opened = OpenPkcs11KeyService(token_->Config());
+  ::setenv("SOFTHSM2_CONF", saved.c_str(), 1);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+  // The contract here is the operator-facing list of what is missing.
+  EXPECT_NE(opened.error().message.find("CKM_AES_GCM"), std::string::npos);
+  EXPECT_NE(opened.error().message.find("CKM_ECDSA"), std::string::npos);
+  EXPECT_EQ(opened.error().message.find("CKM_AES_KEY_GEN"), std::string::npos);
+  // With the full mechanism list the same token opens again.
+  auto reopened = OpenPkcs11KeyService(token_->Config());
+  ASSERT_TRUE(reopened) << reopened.error().message;
+}
+
+}  // namespace
+}  // namespace kmsd::hsm
