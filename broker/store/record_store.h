@@ -12,8 +12,9 @@
 //   at any later moment keeps it. A failed write changed nothing.
 // - kStoreUnavailable: the store could not be reached or written (busy, I/O
 //   error, disk full, unreadable file). Retryable; nothing half-written.
-// - kInvalidArgument: an argument breaks the documented bounds (empty tenant,
-//   context id outside ValidateContextId, empty wrapped key, limit 0, ...).
+// - kInvalidArgument: an argument breaks the documented bounds (tenant not
+//   1..256 bytes, context id outside ValidateContextId, empty wrapped key,
+//   limit 0, ...). Checked before anything is written.
 // - kInternal: a bug or a row that breaks the schema's invariants.
 // - Tenants are fully isolated: no method of tenant B sees tenant A's rows, and
 //   "not found" is the answer whether or not another tenant has the id.

@@ -32,11 +32,11 @@ namespace kmsd::store::sqlite {
 ErrorCode ClassifyResultCode(int rc) noexcept;
 Error StoreError(int rc, std::string_view what);
 
-// kStoreUnavailable and kInternal abort a whole group-commit batch; any other
-// code is the outcome of one write alone.
-inline bool IsStoreFailure(const Error& e) {
-  return e.code == ErrorCode::kStoreUnavailable || e.code == ErrorCode::kInternal;
-}
+// kStoreUnavailable (busy, I/O, full, ...) aborts a whole group-commit batch:
+// the transaction itself may be damaged. Any other code, kInternal included
+// (a statement-level constraint failure only undoes that statement), is the
+// outcome of one write alone.
+inline bool IsStoreFailure(const Error& e) { return e.code == ErrorCode::kStoreUnavailable; }
 
 class Statement {
  public:

@@ -10,9 +10,9 @@
 //
 // Each write of a batch runs inside its own SAVEPOINT: a write that fails for
 // its own reason (duplicate id, not found, ...) is rolled back alone and the
-// others commit. A store failure (kStoreUnavailable or kInternal from any
-// write, BEGIN or COMMIT) rolls back the whole batch and every caller of it
-// gets kStoreUnavailable/kInternal: nothing of the batch is written, and each
+// others commit. A store failure (kStoreUnavailable from any write, or any
+// failure of BEGIN, SAVEPOINT or COMMIT) rolls back the whole batch and every
+// caller of it gets that error: nothing of the batch is written, and each
 // caller may retry.
 //
 // Thread-safe. The destructor finishes every queued write, then joins.
