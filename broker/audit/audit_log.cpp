@@ -73,7 +73,9 @@ bool AuditLog::WriteDurably(const std::string& bytes) {
   // Written into a file whose directory entry is gone (directory deleted):
   // durable nowhere an auditor will look, so this counts as a failure.
   struct stat st {};
-  return ::fstat(fd_, &st) == 0 && st.st_nlink > 0;
+  if (::fstat(fd_, &st) != 0 || st.st_nlink == 0) return false;
+  stalled_.store(false, std::memory_order_release);
+  return true;
 }
 
 void AuditLog::OnWriteFailure() {
@@ -165,7 +167,8 @@ Result<std::uint64_t> AuditLog::Append(AuditEvent event) {
   {
     std::lock_guard l(mu_);
     if (closing_) return Unavailable("audit log closed");
-    if (!Healthy() && SteadyClock::now() < next_retry_) {
+    if (stalled_.load(std::memory_order_acquire) ||
+        (!SinkOpen() && SteadyClock::now() < next_retry_)) {
       counters_.rejected.fetch_add(1, std::memory_order_relaxed);
       return Unavailable("audit sink unavailable");
     }
@@ -179,6 +182,7 @@ Result<std::uint64_t> AuditLog::Append(AuditEvent event) {
   std::unique_lock wl(waiter->m);
   if (!waiter->cv.wait_for(wl, options_.append_timeout, [&] { return waiter->done; })) {
     counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+    stalled_.store(true, std::memory_order_release);
     return Unavailable("audit append timed out");
   }
   return std::move(*waiter->result);
@@ -191,7 +195,7 @@ void AuditLog::WriterLoop() {
     {
       std::unique_lock l(mu_);
       auto wake = SteadyClock::now() + std::chrono::hours(1);
-      if (!Healthy()) {
+      if (!SinkOpen()) {
         wake = next_retry_;
       } else if (signer_ && lines_since_checkpoint_ > 0) {
         wake = std::min(wake, std::max(first_unanchored_at_ + options_.checkpoint_interval,
@@ -202,22 +206,22 @@ void AuditLog::WriterLoop() {
       queue_.clear();
       closing = closing_;
     }
-    if (!Healthy()) {
+    if (!SinkOpen()) {
       bool due = false;
       {
         std::lock_guard l(mu_);
         due = SteadyClock::now() >= next_retry_;
       }
       if (due) TryReopen();
-      if (!Healthy()) {
+      if (!SinkOpen()) {
         for (auto& w : batch) w->Complete(Unavailable("audit sink unavailable"));
         if (closing) break;
         continue;
       }
     }
     if (!batch.empty()) WriteBatch(batch);
-    if (Healthy()) MaybeCheckpoint(closing);
-    if (Healthy()) MaybeRotate();
+    if (SinkOpen()) MaybeCheckpoint(closing);
+    if (SinkOpen()) MaybeRotate();
     if (closing) break;
   }
   if (fd_ >= 0) {

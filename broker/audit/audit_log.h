@@ -8,7 +8,8 @@
 // Fail closed: when the sink cannot be written (disk full, EIO, read-only or
 // immutable file, directory deleted), Append returns kAuditUnavailable, never
 // after more than options.append_timeout, and Healthy() turns false. Until the
-// next retry (options.retry_interval) further Appends fail at once. The writer
+// next retry (options.retry_interval) further Appends fail at once; so do they
+// after an Append timed out, until the stuck writer makes a write durable. The writer
 // retries on its own: it truncates the failed file back to its last complete
 // line, recreates the directory if it was deleted, starts a new file and
 // writes a "sink_recovered" notice; when that is durable the log is healthy
@@ -117,7 +118,12 @@ class AuditLog {
   Result<std::vector<AuditEvent>> Query(const std::string& tenant, std::uint64_t after_seq,
                                         std::size_t limit) const;
 
-  bool Healthy() const noexcept { return healthy_.load(std::memory_order_acquire); }
+  // False while the sink is known to be unwritable, and also after an Append
+  // timed out (the writer is stuck, e.g. a hung disk) until the next durable
+  // write. For readiness.
+  bool Healthy() const noexcept {
+    return healthy_.load(std::memory_order_acquire) && !stalled_.load(std::memory_order_acquire);
+  }
   AuditStats stats() const noexcept;
   const RecoveryReport& recovery() const noexcept { return recovery_; }
   std::uint64_t last_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
@@ -140,6 +146,7 @@ class AuditLog {
   };
 
   explicit AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> signer);
+  bool SinkOpen() const noexcept { return healthy_.load(std::memory_order_acquire); }
   Status Recover();  // start-up scan, torn-tail removal, index
   void WriterLoop();
   void WriteBatch(std::vector<std::shared_ptr<Waiter>>& batch);
@@ -172,7 +179,8 @@ class AuditLog {
   std::deque<std::shared_ptr<Waiter>> queue_;
   bool closing_ = false;
   std::chrono::steady_clock::time_point next_retry_{};
-  std::atomic<bool> healthy_{true};
+  std::atomic<bool> healthy_{true};   // writer's view: the sink is open and writable
+  std::atomic<bool> stalled_{false};  // an Append timed out since the last durable write
   std::atomic<std::uint64_t> durable_seq_{0};
 
   mutable std::shared_mutex index_mu_;

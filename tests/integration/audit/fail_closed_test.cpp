@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -128,11 +129,12 @@ TEST(AuditFailClosedTest, DeletedDirectoryFailsClosedAndIsRecreated) {
 class SlowSigner final : public CheckpointSigner {
  public:
   Result<std::vector<std::uint8_t>> Sign(std::span<const std::uint8_t> message) override {
-    std::this_thread::sleep_for(milliseconds(1500));
+    if (!slept_.exchange(true)) std::this_thread::sleep_for(milliseconds(1500));  // first only
     return inner_.Sign(message);
   }
   std::string KeyId() const override { return inner_.KeyId(); }
   SoftwareP256Signer inner_;
+  std::atomic<bool> slept_{false};
 };
 
 TEST(AuditFailClosedTest, AppendWaitIsBoundedWhenTheWriterIsStuck) {
@@ -149,6 +151,19 @@ TEST(AuditFailClosedTest, AppendWaitIsBoundedWhenTheWriterIsStuck) {
   EXPECT_EQ(r.error().code, ErrorCode::kAuditUnavailable);
   EXPECT_LT(SteadyClock::now() - start, milliseconds(1000));
   EXPECT_EQ((*log)->stats().timeouts, 1u);
+  // Stuck writer: not ready, and later Appends fail at once instead of queueing.
+  EXPECT_FALSE((*log)->Healthy());
+  const auto fast = SteadyClock::now();
+  auto refused = (*log)->Append(MakeEvent("acme", 3));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kAuditUnavailable);
+  EXPECT_LT(SteadyClock::now() - fast, milliseconds(100));
+  // Once the signer returns, the writer makes the checkpoint and the timed-out
+  // event durable (over-logging, never under-logging) and is ready again.
+  ASSERT_TRUE(WaitHealthy(**log, milliseconds(5000)));
+  auto seq = (*log)->Append(MakeEvent("acme", 4));
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, 3u);
 }
 
 // Runs in a forked child with its own mount namespace; returns 0 on success,
