@@ -148,19 +148,33 @@ Result<Module::Ticket> Module::Enter() {
 }
 
 Status Module::Recover(std::uint64_t generation) {
+  return Reinitialize(generation, /*recovery=*/true);
+}
+
+Status Module::Rescan(std::uint64_t generation) {
+  return Reinitialize(generation, /*recovery=*/false);
+}
+
+Status Module::Reinitialize(std::uint64_t generation, bool recovery) {
   std::unique_lock lock(mu_);
   if (!NeedsInitLocked() && generation_ != generation) return {};  // someone else did
-  if (auto st = BackoffLocked(); !st) return st;
+  if (recovery) {
+    if (auto st = BackoffLocked(); !st) return st;
+  }
   ++writers_waiting_;
   cv_.wait(lock, [&] { return readers_ == 0; });
   --writers_waiting_;
   Status st;
   if (NeedsInitLocked() || generation_ == generation) {
-    spdlog::warn("hsm: re-initialising PKCS#11 module {} after a device-level error", path_);
+    if (recovery) {
+      spdlog::warn("hsm: re-initialising PKCS#11 module {} after a device-level error", path_);
+    } else {
+      spdlog::info("hsm: re-initialising PKCS#11 module {} to rescan its tokens", path_);
+    }
     if (initialized_ && init_pid_ == ::getpid()) fn_->C_Finalize(nullptr);  // result irrelevant
     initialized_ = false;
     st = InitializeLocked();
-    if (st) {
+    if (st && recovery) {
       // A recovery that succeeds but is needed again soon (a device that
       // initialises yet fails every call) is spaced out like a failure.
       const auto now = Clock::now();

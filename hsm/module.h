@@ -72,6 +72,13 @@ class Module {
   // Must be called without holding a Ticket.
   Status Recover(std::uint64_t generation);
 
+  // Re-initialises so that tokens created since C_Initialize (e.g. by
+  // softhsm2-util in another process) become visible: most modules,
+  // SoftHSM included, list slots as of C_Initialize. Same waiting rules as
+  // Recover, without its backoff. Every pool on the module reopens its
+  // sessions on next use; callers see no error.
+  Status Rescan(std::uint64_t generation);
+
   CK_FUNCTION_LIST* fn() const noexcept { return fn_; }
   const std::string& path() const noexcept { return path_; }
   // True if sessions of `generation` are still alive in this process.
@@ -87,6 +94,7 @@ class Module {
   Module(std::string path, CK_FUNCTION_LIST* fn) : path_(std::move(path)), fn_(fn) {}
   bool NeedsInitLocked() const;
   Status InitializeLocked();
+  Status Reinitialize(std::uint64_t generation, bool recovery);
   Status BackoffLocked() const;
   void GrowBackoffLocked();
   void Leave();

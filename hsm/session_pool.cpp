@@ -147,20 +147,35 @@ Result<CK_SESSION_HANDLE> SessionPool::OpenSessionLocked(CK_FUNCTION_LIST* fn, R
 }
 
 Status SessionPool::Start() {
-  auto ticket = module_->Enter();
-  if (!ticket) return ticket.error();
-  std::lock_guard lock(mu_);
-  SyncGenerationLocked(ticket->generation());
-  RvClass failure = RvClass::kOk;
-  auto session = OpenSessionLocked(ticket->fn(), &failure);
-  if (!session && login_refused_) {
-    // At start-up the operator must fix the PIN file: say so distinctly.
-    return MakeError(ErrorCode::kUnauthenticated, login_refused_->message);
+  for (int attempt = 0;; ++attempt) {
+    const auto initializations_before = module_->initializations();
+    std::uint64_t generation = 0;
+    {
+      auto ticket = module_->Enter();
+      if (!ticket) return ticket.error();
+      generation = ticket->generation();
+      std::lock_guard lock(mu_);
+      SyncGenerationLocked(generation);
+      RvClass failure = RvClass::kOk;
+      auto session = OpenSessionLocked(ticket->fn(), &failure);
+      if (session) {
+        idle_.push_back(*session);
+        ++open_;
+        return {};
+      }
+      if (login_refused_) {
+        // At start-up the operator must fix the PIN file: say so distinctly.
+        return MakeError(ErrorCode::kUnauthenticated, login_refused_->message);
+      }
+      // A token missing from a module that was initialised before we came
+      // may have been created since: rescan once (not if we just initialised).
+      const bool fresh = module_->initializations() != initializations_before;
+      if (session.error().code != ErrorCode::kNotFound || attempt > 0 || fresh) {
+        return session.error();
+      }
+    }  // the ticket ends here: Rescan waits for every ticket
+    if (auto st = module_->Rescan(generation); !st) return st;
   }
-  if (!session) return session.error();
-  idle_.push_back(*session);
-  ++open_;
-  return {};
 }
 
 Result<Lease> SessionPool::Acquire(RvClass* failure, std::uint64_t* generation) {

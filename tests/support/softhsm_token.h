@@ -8,9 +8,11 @@
 //   softhsm2-util --init-token --free --label kmsd-t<pid>-<n> --pin P --so-pin S
 // (random P and S), so tokens never collide and tests stay independent.
 //
-// Create tokens before opening a KeyService in the same process when you can;
-// SoftHSM notices tokens created by another process only when it enumerates
-// slots, which kmsd's pool does on (re-)initialisation.
+// SoftHSM lists tokens as of C_Initialize. A token created after a service
+// in this process initialised the module is still found: opening a service
+// on a label the module does not know re-initialises it once (Module::Rescan;
+// the services already open reopen their sessions transparently). Creating
+// every token first avoids that extra work.
 //
 // Usage in a gtest fixture:
 //   std::unique_ptr<kmsd::testing::SoftHsmToken> token_;

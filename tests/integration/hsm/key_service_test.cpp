@@ -405,3 +405,22 @@ TEST_F(KeyServiceTest, CapabilityProbeNamesEveryMissingMechanism) {
 
 }  // namespace
 }  // namespace kmsd::hsm
+
+namespace kmsd::hsm {
+namespace {
+
+TEST_F(KeyServiceTest, TokenCreatedWhileAServiceIsOpenCanBeOpened) {
+  // Other suites make a second token after the first service is up; SoftHSM
+  // must find it without a restart.
+  std::unique_ptr<testing::SoftHsmToken> second;
+  KMSD_REQUIRE_SOFTHSM_TOKEN(second);
+  auto other = OpenPkcs11KeyService(second->Config());
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_TRUE((*other)->CreateKek({"globex", 1}));
+  EXPECT_TRUE((*other)->GenerateDataKey({"globex", 1}, {}));
+  EXPECT_TRUE(service_->GenerateDataKey(kAcme1, {}));
+  EXPECT_TRUE((*other)->ListKekVersions("acme")->empty());
+}
+
+}  // namespace
+}  // namespace kmsd::hsm
