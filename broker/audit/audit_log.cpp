@@ -167,8 +167,8 @@ Result<std::uint64_t> AuditLog::Append(AuditEvent event) {
   {
     std::lock_guard l(mu_);
     if (closing_) return Unavailable("audit log closed");
-    if (stalled_.load(std::memory_order_acquire) ||
-        (!SinkOpen() && SteadyClock::now() < next_retry_)) {
+    if ((stalled_.load(std::memory_order_acquire) || !SinkOpen()) &&
+        SteadyClock::now() < next_retry_) {
       counters_.rejected.fetch_add(1, std::memory_order_relaxed);
       return Unavailable("audit sink unavailable");
     }
@@ -182,7 +182,12 @@ Result<std::uint64_t> AuditLog::Append(AuditEvent event) {
   std::unique_lock wl(waiter->m);
   if (!waiter->cv.wait_for(wl, options_.append_timeout, [&] { return waiter->done; })) {
     counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+    wl.unlock();
+    std::lock_guard l(mu_);
     stalled_.store(true, std::memory_order_release);
+    next_retry_ = SteadyClock::now() + options_.retry_interval;
+    recheck_ = true;  // a responsive (merely unlucky) writer clears the stall at once
+    cv_.notify_one();
     return Unavailable("audit append timed out");
   }
   return std::move(*waiter->result);
@@ -201,11 +206,16 @@ void AuditLog::WriterLoop() {
         wake = std::min(wake, std::max(first_unanchored_at_ + options_.checkpoint_interval,
                                        next_checkpoint_attempt_));
       }
-      cv_.wait_until(l, wake, [&] { return closing_ || !queue_.empty(); });
+      if (stalled_.load(std::memory_order_acquire)) wake = std::min(wake, next_retry_);
+      cv_.wait_until(l, wake, [&] { return closing_ || recheck_ || !queue_.empty(); });
+      recheck_ = false;
       batch.assign(queue_.begin(), queue_.end());
       queue_.clear();
       closing = closing_;
     }
+    // Running here means the writer is not stuck; with nothing to write, a
+    // stall flagged by a timed-out Append is over (a write clears it too).
+    if (batch.empty() && SinkOpen()) stalled_.store(false, std::memory_order_release);
     if (!SinkOpen()) {
       bool due = false;
       {

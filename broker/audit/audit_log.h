@@ -9,7 +9,8 @@
 // immutable file, directory deleted), Append returns kAuditUnavailable, never
 // after more than options.append_timeout, and Healthy() turns false. Until the
 // next retry (options.retry_interval) further Appends fail at once; so do they
-// after an Append timed out, until the stuck writer makes a write durable. The writer
+// for retry_interval after an Append timed out (a stuck writer: hung disk or
+// token), and Healthy() stays false until the writer is responsive again. The writer
 // retries on its own: it truncates the failed file back to its last complete
 // line, recreates the directory if it was deleted, starts a new file and
 // writes a "sink_recovered" notice; when that is durable the log is healthy
@@ -174,10 +175,11 @@ class AuditLog {
   std::chrono::steady_clock::time_point first_unanchored_at_{};
   std::chrono::steady_clock::time_point next_checkpoint_attempt_{};
 
-  mutable std::mutex mu_;  // guards queue_, closing_, next_retry_
+  mutable std::mutex mu_;  // guards queue_, closing_, recheck_, next_retry_
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Waiter>> queue_;
   bool closing_ = false;
+  bool recheck_ = false;  // an Append timed out: the writer should look at the stall
   std::chrono::steady_clock::time_point next_retry_{};
   std::atomic<bool> healthy_{true};   // writer's view: the sink is open and writable
   std::atomic<bool> stalled_{false};  // an Append timed out since the last durable write
