@@ -62,17 +62,24 @@ Status KekManager::LoadLocked(std::string_view tenant, TenantState& state,
   return {};
 }
 
-Result<WrapTicket> KekManager::ReserveWrap(std::string_view tenant) {
+Result<KekManager::LockedTenant> KekManager::Lock(std::string_view tenant) {
   auto service = router_.Route(tenant);
   if (!service) return service.error();
   TenantState& state = StateOf(tenant);
-  std::lock_guard lock(state.mutex);
+  std::unique_lock lock(state.mutex);
   if (!state.loaded) {
     if (auto loaded = LoadLocked(tenant, state, **service); !loaded) return loaded.error();
   }
+  return LockedTenant{**service, state, std::move(lock)};
+}
+
+Result<WrapTicket> KekManager::ReserveWrap(std::string_view tenant) {
+  auto locked = Lock(tenant);
+  if (!locked) return locked.error();
+  auto& [service, state, lock] = *locked;
   if (state.used >= state.reserved) {
     if (state.reserved >= options_.rotate_after_wraps) {
-      if (auto rotated = AddVersionLocked(tenant, state, **service, state.current + 1); !rotated) {
+      if (auto rotated = AddVersionLocked(tenant, state, service, state.current + 1); !rotated) {
         return rotated.error();
       }
     }
@@ -88,18 +95,14 @@ Result<WrapTicket> KekManager::ReserveWrap(std::string_view tenant) {
     state.reserved = *total;
   }
   ++state.used;
-  return WrapTicket{*service, hsm::KekId{std::string(tenant), state.current}};
+  return WrapTicket{&service, hsm::KekId{std::string(tenant), state.current}};
 }
 
 Result<store::KekVersionInfo> KekManager::Rotate(std::string_view tenant) {
-  auto service = router_.Route(tenant);
-  if (!service) return service.error();
-  TenantState& state = StateOf(tenant);
-  std::lock_guard lock(state.mutex);
-  if (!state.loaded) {
-    if (auto loaded = LoadLocked(tenant, state, **service); !loaded) return loaded.error();
-  }
-  if (auto added = AddVersionLocked(tenant, state, **service, state.current + 1); !added) {
+  auto locked = Lock(tenant);
+  if (!locked) return locked.error();
+  auto& [service, state, lock] = *locked;
+  if (auto added = AddVersionLocked(tenant, state, service, state.current + 1); !added) {
     state.loaded = false;
     return added.error();
   }
@@ -118,13 +121,9 @@ Result<std::vector<store::KekVersionInfo>> KekManager::List(std::string_view ten
 
 Result<std::uint64_t> KekManager::DestroyVersion(std::string_view tenant, std::uint32_t version,
                                                  bool force) {
-  auto service = router_.Route(tenant);
-  if (!service) return service.error();
-  TenantState& state = StateOf(tenant);
-  std::lock_guard lock(state.mutex);
-  if (!state.loaded) {
-    if (auto loaded = LoadLocked(tenant, state, **service); !loaded) return loaded.error();
-  }
+  auto locked = Lock(tenant);
+  if (!locked) return locked.error();
+  auto& [service, state, lock] = *locked;
   if (version == state.current) {
     return MakeError(ErrorCode::kConflict,
                      "the current KEK version cannot be destroyed: rotate first");
@@ -143,7 +142,7 @@ Result<std::uint64_t> KekManager::DestroyVersion(std::string_view tenant, std::u
   }
   // The store forgets first so that nothing new is wrapped under the version;
   // then the token destroys the key, which makes every old copy unrecoverable.
-  if (auto gone = (*service)->DestroyKek({std::string(tenant), version});
+  if (auto gone = service.DestroyKek({std::string(tenant), version});
       !gone && gone.error().code != ErrorCode::kNotFound) {
     return gone.error();
   }

@@ -72,6 +72,13 @@ class KekManager {
     std::uint64_t used = 0;      // wraps handed out under `current` since load
   };
 
+  // A tenant's key service and state, loaded, with its mutex held.
+  struct LockedTenant {
+    hsm::KeyService& service;
+    TenantState& state;
+    std::unique_lock<std::mutex> lock;
+  };
+  Result<LockedTenant> Lock(std::string_view tenant);
   TenantState& StateOf(std::string_view tenant);
   // Both with state.mutex held.
   Status LoadLocked(std::string_view tenant, TenantState& state, hsm::KeyService& service);

@@ -16,13 +16,26 @@ AuthorizationTokenVerifier::AuthorizationTokenVerifier(AuthorizationVerifierConf
                                                        std::shared_ptr<JtiReplayCache> replay_cache)
     : config_(std::move(config)), replay_cache_(std::move(replay_cache)) {}
 
+namespace {
+bool ValidSigners(const TenantSigners& signers) {
+  return !signers.issuer.empty() && signers.keys && !signers.keys->empty() &&
+         signers.keys->OnlyUses(kSignerAlgorithms);
+}
+}  // namespace
+
 Status AuthorizationTokenVerifier::SetTenantSigners(std::string tenant, TenantSigners signers) {
-  if (tenant.empty() || signers.issuer.empty() || !signers.keys || signers.keys->empty() ||
-      !signers.keys->OnlyUses(kSignerAlgorithms)) {
+  if (tenant.empty() || !ValidSigners(signers)) {
     return MakeError(ErrorCode::kInvalidArgument, "invalid tenant signer set");
   }
   std::lock_guard lock(mutex_);
   signers_.insert_or_assign(std::move(tenant), std::move(signers));
+  return {};
+}
+
+Status AuthorizationTokenVerifier::SetDefaultSigners(TenantSigners signers) {
+  if (!ValidSigners(signers)) return MakeError(ErrorCode::kInvalidArgument, "invalid signer set");
+  std::lock_guard lock(mutex_);
+  default_signers_ = std::move(signers);
   return {};
 }
 
@@ -34,7 +47,7 @@ void AuthorizationTokenVerifier::RemoveTenant(std::string_view tenant) {
 std::optional<TenantSigners> AuthorizationTokenVerifier::SignersOf(std::string_view tenant) const {
   std::lock_guard lock(mutex_);
   const auto it = signers_.find(tenant);
-  if (it == signers_.end()) return std::nullopt;
+  if (it == signers_.end()) return default_signers_;
   return it->second;
 }
 

@@ -3,7 +3,8 @@
 // The storage server that holds encrypted data signs, per decryption, a
 // compact JWS (ES256 or EdDSA only) with a key the tenant registered. A token
 // is accepted when, in this order:
-//   1. the caller's tenant has registered signers (else "no signer for tenant");
+//   1. the caller's tenant has registered signers, or default signers are set
+//      (dev mode) (else "no signer for tenant");
 //   2. VerifyJws passes against that tenant's keys, `kid` required;
 //   3. claims (strict JSON object): `iss` == the tenant's configured issuer;
 //      `aud` == broker_id (string or array holding it); `ctx` == the requested
@@ -76,6 +77,10 @@ class AuthorizationTokenVerifier {
   // issuer is empty, the set is empty or holds a key not bound to ES256/EdDSA.
   Status SetTenantSigners(std::string tenant, TenantSigners signers);
   void RemoveTenant(std::string_view tenant);
+  // Signers trusted for every tenant that has none of its own (dev mode:
+  // the dev storage server signs for all dev tenants). Never set in
+  // production, where tenants exist only by configuration.
+  Status SetDefaultSigners(TenantSigners signers);
 
   Result<AuthorizationClaims> Verify(std::string_view token, const AuthorizationRequest& request,
                                      Instant now);
@@ -87,6 +92,7 @@ class AuthorizationTokenVerifier {
   const std::shared_ptr<JtiReplayCache> replay_cache_;
   mutable std::mutex mutex_;  // guards signers_
   std::map<std::string, TenantSigners, std::less<>> signers_;
+  std::optional<TenantSigners> default_signers_;
 };
 
 }  // namespace kmsd::jose

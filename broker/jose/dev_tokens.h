@@ -17,21 +17,21 @@
 
 namespace kmsd::jose::dev {
 
-// Files under the dev data dir (DIR/keys/...), written by EnsureDevKeyPair.
-inline constexpr std::string_view kIdentityKeyFile = "keys/dev-idp.key";
-inline constexpr std::string_view kIdentityJwksFile = "keys/dev-idp.jwks";
-inline constexpr std::string_view kSignerKeyFile = "keys/dev-signer.key";
-inline constexpr std::string_view kSignerJwksFile = "keys/dev-signer.jwks";
+// Files under the dev data dir, written by EnsureDevKeyPair (docs/dev-mode.md).
+inline constexpr std::string_view kIdentityKeyFile = "dev-idp.key";
+inline constexpr std::string_view kIdentityJwksFile = "dev-idp.jwks.json";
+inline constexpr std::string_view kSignerKeyFile = "dev-storage-signer.key";
+inline constexpr std::string_view kSignerJwksFile = "dev-storage-signer.jwks.json";
 
-inline constexpr std::string_view kIdentityKid = "dev-idp-1";
+inline constexpr std::string_view kIdentityKid = "dev-idp";
 inline constexpr Algorithm kIdentityAlgorithm = Algorithm::kES256;
 inline constexpr std::string_view kIdentityIssuer = "kmsd-dev-idp";
 inline constexpr std::string_view kIdentityAudience = "kmsd";
 
-inline constexpr std::string_view kSignerKid = "dev-signer-1";
-inline constexpr Algorithm kSignerAlgorithm = Algorithm::kEdDSA;
+inline constexpr std::string_view kSignerKid = "dev-storage-signer";
+inline constexpr Algorithm kSignerAlgorithm = Algorithm::kES256;
 inline constexpr std::string_view kSignerIssuer = "kmsd-dev-storage";
-inline constexpr std::string_view kBrokerId = "kmsd-dev";
+inline constexpr std::string_view kBrokerId = "kmsd";
 
 struct IdentityTokenSpec {
   std::string issuer{kIdentityIssuer};

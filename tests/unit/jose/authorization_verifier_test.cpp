@@ -233,6 +233,23 @@ TEST_F(AuthorizationVerifierTest, TenantWithoutSignersIsRefused) {
                 TokenFailure::kUnknownTenant);
 }
 
+TEST_F(AuthorizationVerifierTest, DefaultSignersServeTenantsWithoutTheirOwnOnly) {
+  JwsSigner dev_signer = testing::NewSigner("dev-storage-signer", Algorithm::kES256);
+  ASSERT_TRUE(verifier_.SetDefaultSigners({"kmsd-dev-storage", testing::KeysOf({&dev_signer})}));
+  auto claims = Claims();
+  claims["iss"] = "kmsd-dev-storage";
+  claims["tenant"] = "initech";
+  const AuthorizationRequest initech{"initech", "alice", Request().context_id};
+  EXPECT_TRUE(verifier_.Verify(dev_signer.Sign(claims).value(), initech, kNow));
+  // A tenant with signers of its own does not accept the default ones.
+  claims["tenant"] = "acme";
+  claims["jti"] = "other-jti";
+  ExpectRefused(verifier_.Verify(dev_signer.Sign(claims).value(), Request(), kNow), kCode,
+                TokenFailure::kUnknownKid);
+  // The default set obeys the same key rules as a tenant's.
+  EXPECT_FALSE(verifier_.SetDefaultSigners({"", testing::KeysOf({&dev_signer})}));
+}
+
 TEST_F(AuthorizationVerifierTest, SameJtiInTwoTenantsIsIndependent) {
   auto globex = Claims();
   globex["iss"] = "storage.globex.example";
