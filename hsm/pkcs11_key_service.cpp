@@ -117,8 +117,18 @@ struct Pkcs11KeyService::Impl {
     }
     auto found = FindObjectsByLabel(lease, cls, label, 2);
     if (!found) return found.error();
-    if (found->empty())
+    if (found->empty()) {
+      // Private objects are invisible, not an error, once the token is
+      // logged out (C_Logout by another user of the module in this
+      // process): then this is a session problem, not a missing key.
+      CK_SESSION_INFO info{};
+      if (lease.fn()->C_GetSessionInfo(lease.session(), &info) == CKR_OK &&
+          info.state != CKS_RW_USER_FUNCTIONS && info.state != CKS_RO_USER_FUNCTIONS) {
+        lease.Discard();  // closed after a logged-in replacement is opened
+        return lease.Check(CKR_USER_NOT_LOGGED_IN, "C_FindObjects").error();
+      }
       return MakeError(ErrorCode::kNotFound, "no token key labelled " + std::string(label));
+    }
     if (found->size() > 1) {
       return MakeError(ErrorCode::kInternal, "two token keys are labelled " + std::string(label));
     }

@@ -33,9 +33,15 @@ Lease::Lease(Lease&& other) noexcept
 Lease::~Lease() {
   if (pool_ == nullptr) return;
   using Fate = SessionPool::Fate;
-  const Fate fate = failure_ == RvClass::kSession || failure_ == RvClass::kDevice ? Fate::kForget
-                    : discard_                                                    ? Fate::kClose
-                                                                                  : Fate::kReuse;
+  // A discarded session is still a live handle (unless the device failed):
+  // close it. A session that failed at session or device level is dead:
+  // forget it.
+  Fate fate = Fate::kReuse;
+  if (discard_ && failure_ != RvClass::kDevice) {
+    fate = Fate::kClose;
+  } else if (failure_ == RvClass::kSession || failure_ == RvClass::kDevice) {
+    fate = Fate::kForget;
+  }
   pool_->Release(ticket_.fn(), session_, ticket_.generation(), fate);
 }
 

@@ -218,3 +218,31 @@ TEST_F(KeyServiceTest, ForkBeforeFirstUseInitialisesOnlyInChild) {
 
 }  // namespace
 }  // namespace kmsd::hsm
+
+namespace kmsd::hsm {
+namespace {
+
+TEST_F(KeyServiceTest, RecoversWhenTokenIsLoggedOutUnderneath) {
+  ASSERT_TRUE(service_->CreateKek({"acme", 2}));  // never used: its handle is not cached
+  auto g = service_->GenerateDataKey(kAcme1, Bytes(kAad));
+  ASSERT_TRUE(g);
+  const auto logins = service_->stats().login_attempts;
+  // Logout is token-wide: every pool session stays open but loses its login.
+  // Depending on the token, a search then misses private KEKs (handled in
+  // FindKey) or the key use fails with CKR_USER_NOT_LOGGED_IN (session-level).
+  auto logout = [&] {
+    WithLease([](Lease& lease) { ASSERT_EQ(lease.fn()->C_Logout(lease.session()), CKR_OK); });
+  };
+  logout();
+  auto uncached = service_->GenerateDataKey({"acme", 2}, Bytes(kAad));
+  ASSERT_TRUE(uncached) << uncached.error().message;
+  logout();
+  auto u = service_->Unwrap(kAcme1, g->wrapped, Bytes(kAad));  // cached handle
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_TRUE(u->Equals(g->plaintext.expose()));
+  EXPECT_EQ(service_->stats().unavailable_errors, 0u);
+  EXPECT_EQ(service_->stats().login_attempts, logins + 2);
+}
+
+}  // namespace
+}  // namespace kmsd::hsm
