@@ -1,0 +1,64 @@
+// `kmsctl dev token` and `kmsctl dev authz`: mint dev-mode tokens with the
+// key files `kmsd --dev` keeps in its data dir (docs/dev-mode.md is the
+// contract for file names, kids, issuers and audiences).
+//
+// Dev mode only. Pure apart from reading the key file; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/time.h"
+
+namespace kmsd::kmsctl {
+
+inline constexpr std::string_view kDevIdpKeyFile = "dev-idp.key";
+inline constexpr std::string_view kDevIdpKid = "dev-idp";
+inline constexpr std::string_view kDevIdpIssuer = "kmsd-dev-idp";
+inline constexpr std::string_view kDevStorageKeyFile = "dev-storage-signer.key";
+inline constexpr std::string_view kDevStorageKid = "dev-storage-signer";
+inline constexpr std::string_view kDevStorageIssuer = "kmsd-dev-storage";
+inline constexpr std::string_view kDevAudience = "kmsd";
+
+// "[-]N{s|m|h}", e.g. "90s", "5m", "1h", "-1m". kInvalidArgument otherwise
+// (including overflow beyond ±10 years).
+Result<std::chrono::seconds> ParseTtl(std::string_view text);
+
+// "encrypt,decrypt,admin" → {"encrypt", "decrypt", "admin"}; each must be one
+// of those three, none twice, at least one. kInvalidArgument otherwise.
+Result<std::vector<std::string>> ParseRoles(std::string_view text);
+
+struct DevTokenSpec {
+  std::filesystem::path data_dir;
+  std::string tenant;
+  std::string subject;
+  std::vector<std::string> roles;
+  std::chrono::seconds ttl{3600};
+  Instant now;
+};
+
+// Reads DIR/dev-idp.key (ES256, or EdDSA if that is what the file holds) and
+// signs {iss, aud, sub, tenant, roles, iat, nbf, exp, jti}; kid "dev-idp".
+// For ttl <= 0, iat = nbf = exp - 60 s so the token reads as expired.
+// Errors: kNotFound/kPermissionDenied/kInvalidArgument for the key file.
+Result<std::string> MintDevToken(const DevTokenSpec& spec);
+
+struct DevAuthzSpec {
+  std::filesystem::path data_dir;
+  std::string tenant;
+  std::string context_id;
+  std::optional<std::string> subject;
+  std::chrono::seconds ttl{300};
+  Instant now;
+};
+
+// Reads DIR/dev-storage-signer.key and signs {iss, aud, ctx, tenant, iat,
+// exp, jti (random), sub?}; kid "dev-storage-signer".
+Result<std::string> MintDevAuthz(const DevAuthzSpec& spec);
+
+}  // namespace kmsd::kmsctl
