@@ -147,15 +147,16 @@ Result<Module::Ticket> Module::Enter() {
   return Ticket(this, generation_);
 }
 
-Status Module::Recover(std::uint64_t generation) {
-  return Reinitialize(generation, /*recovery=*/true);
+Status Module::Recover(std::uint64_t generation, bool* reinitialized) {
+  return Reinitialize(generation, /*recovery=*/true, reinitialized);
 }
 
 Status Module::Rescan(std::uint64_t generation) {
-  return Reinitialize(generation, /*recovery=*/false);
+  return Reinitialize(generation, /*recovery=*/false, nullptr);
 }
 
-Status Module::Reinitialize(std::uint64_t generation, bool recovery) {
+Status Module::Reinitialize(std::uint64_t generation, bool recovery, bool* reinitialized) {
+  if (reinitialized != nullptr) *reinitialized = false;
   std::unique_lock lock(mu_);
   if (!NeedsInitLocked() && generation_ != generation) return {};  // someone else did
   if (recovery) {
@@ -174,6 +175,7 @@ Status Module::Reinitialize(std::uint64_t generation, bool recovery) {
     if (initialized_ && init_pid_ == ::getpid()) fn_->C_Finalize(nullptr);  // result irrelevant
     initialized_ = false;
     st = InitializeLocked();
+    if (st && reinitialized != nullptr) *reinitialized = true;
     if (st && recovery) {
       // A recovery that succeeds but is needed again soon (a device that
       // initialises yet fails every call) is spaced out like a failure.

@@ -69,8 +69,9 @@ class Module {
   // Returns OK at once if another caller already recovered. The first attempt
   // after a quiet period runs at once; repeated ones are spaced 100 ms, 200 ms,
   // ... up to 5 s apart, and calls in between fail with kHsmUnavailable.
-  // Must be called without holding a Ticket.
-  Status Recover(std::uint64_t generation);
+  // Must be called without holding a Ticket. `*reinitialized` (if given) is
+  // set when this call itself re-initialised the module.
+  Status Recover(std::uint64_t generation, bool* reinitialized = nullptr);
 
   // Re-initialises so that tokens created since C_Initialize (e.g. by
   // softhsm2-util in another process) become visible: most modules,
@@ -94,7 +95,7 @@ class Module {
   Module(std::string path, CK_FUNCTION_LIST* fn) : path_(std::move(path)), fn_(fn) {}
   bool NeedsInitLocked() const;
   Status InitializeLocked();
-  Status Reinitialize(std::uint64_t generation, bool recovery);
+  Status Reinitialize(std::uint64_t generation, bool recovery, bool* reinitialized);
   Status BackoffLocked() const;
   void GrowBackoffLocked();
   void Leave();

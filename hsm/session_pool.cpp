@@ -252,9 +252,9 @@ void SessionPool::Release(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::
 }
 
 Status SessionPool::Recover(std::uint64_t generation) {
-  const auto before = module_->initializations();
-  Status st = module_->Recover(generation);
-  if (st && module_->initializations() != before) ++counters_.reinitializations;
+  bool reinitialized = false;
+  Status st = module_->Recover(generation, &reinitialized);
+  if (reinitialized) ++counters_.reinitializations;
   return st;
 }
 
