@@ -6,33 +6,21 @@
 // key, unwraps it, and shows that a different AAD fails with the integrity
 // error. Key bytes and PINs are never printed, only SHA-256 fingerprints.
 // A second run reuses everything.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
-#include "hsm/module.h"
+#include "hsm/dev_token.h"
 #include "hsm/pkcs11_key_service.h"
-#include "hsm/token_init.h"
 
 namespace {
 
-using kmsd::Secret;
 namespace fs = std::filesystem;
 namespace hsm = kmsd::hsm;
-
-constexpr const char* kModulePath = "/usr/lib/softhsm/libsofthsm2.so";
-constexpr const char* kTokenLabel = "kmsd-dev";
 
 std::string Fingerprint(std::span<const std::uint8_t> bytes) {
   unsigned char digest[32];
@@ -45,28 +33,6 @@ std::string Fingerprint(std::span<const std::uint8_t> bytes) {
 
 std::span<const std::uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-// A random PIN as 32 hex characters, in a Secret.
-Secret RandomPin() {
-  Secret raw(16);
-  if (RAND_bytes(raw.mutable_bytes().data(), static_cast<int>(raw.size())) != 1) std::abort();
-  Secret hex(32);
-  static const char kDigits[] = "0123456789abcdef";
-  auto out = hex.mutable_bytes();
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    out[2 * i] = kDigits[raw.expose()[i] >> 4];
-    out[2 * i + 1] = kDigits[raw.expose()[i] & 0xf];
-  }
-  return hex;
-}
-
-bool WritePrivateFile(const fs::path& path, std::span<const std::uint8_t> bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-                  ::write(fd, "\n", 1) == 1;
-  return ::close(fd) == 0 && ok;
 }
 
 int Fail(std::string_view step, const kmsd::Error& error) {
@@ -84,51 +50,18 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
 
   const fs::path dir = fs::absolute(data_dir);
-  const fs::path conf = dir / "softhsm2.conf";
-  const fs::path tokens = dir / "tokens";
-  const fs::path pin_file = dir / "token.pin";
-  std::error_code ec;
-  fs::create_directories(tokens, ec);
-  if (ec) {
-    fmt::print(stderr, "FAILED: cannot create {}\n", tokens.string());
-    return 1;
-  }
-  fs::permissions(dir, fs::perms::owner_all, ec);
-  if (!fs::exists(conf)) {
-    std::ofstream out(conf);
-    out << "directories.tokendir = " << tokens.string() << "\n"
-        << "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
-    fmt::print("created {}\n", conf.string());
-  }
-  // SoftHSM reads its configuration at C_Initialize, which has not run yet.
-  ::setenv("SOFTHSM2_CONF", conf.c_str(), 1);
-
-  auto module = hsm::Module::Get(kModulePath);
-  if (!module) return Fail("loading the PKCS#11 module", module.error());
-
-  if (!fs::exists(pin_file)) {
-    Secret pin = RandomPin();
-    Secret so_pin = RandomPin();
-    if (auto st = hsm::InitializeToken(**module, kTokenLabel, so_pin, pin); !st) {
-      return Fail("initialising the token", st.error());
-    }
-    if (!WritePrivateFile(dir / "token.so-pin", so_pin.expose()) ||
-        !WritePrivateFile(pin_file, pin.expose())) {
-      fmt::print(stderr, "FAILED: cannot write the PIN files\n");
-      return 1;
-    }
-    fmt::print("initialised token '{}'; user PIN in {} (0600)\n", kTokenLabel, pin_file.string());
+  auto dev = hsm::EnsureDevToken(dir);
+  if (!dev) return Fail("preparing the dev token", dev.error());
+  if (dev->created) {
+    fmt::print("initialised token '{}' under {}; user PIN in {} (0600)\n", hsm::kDevTokenLabel,
+               dir.string(), dev->config.pin_file);
   } else {
-    fmt::print("reusing token '{}' and {}\n", kTokenLabel, pin_file.string());
+    fmt::print("reusing token '{}' and {}\n", hsm::kDevTokenLabel, dev->config.pin_file);
   }
 
-  hsm::TokenConfig config;
-  config.module_path = kModulePath;
-  config.token_label = kTokenLabel;
-  config.pin_file = pin_file.string();
-  auto service = hsm::OpenPkcs11KeyService(config);
+  auto service = hsm::OpenPkcs11KeyService(dev->config);
   if (!service) return Fail("opening the key service", service.error());
-  fmt::print("opened token '{}': mechanisms present, logged in\n", kTokenLabel);
+  fmt::print("opened token '{}': mechanisms present, logged in\n", hsm::kDevTokenLabel);
 
   const hsm::KekId kek{"demo", 1};
   auto versions = (*service)->ListKekVersions(kek.tenant);
