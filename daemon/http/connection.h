@@ -62,14 +62,15 @@ class Connection final : public ConnectionBase,
   }
 
   void Start() {
-    id_ = core_->Register(this->weak_from_this());
-    if (core_->observer != nullptr) core_->observer->OnConnectionOpened();
     beast::error_code ec;
     const auto remote = Lowest().socket().remote_endpoint(ec);
     if (!ec) {
       peer_.remote_address = remote.address().to_string();
       peer_.remote_port = remote.port();
     }
+    // Registered only now: from here on Stop() may reach it from another thread.
+    id_ = core_->Register(this->weak_from_this());
+    if (core_->observer != nullptr) core_->observer->OnConnectionOpened();
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
   }
 

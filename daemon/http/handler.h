@@ -77,7 +77,9 @@ class Handler {
 // the transport produces itself (400, 413, 431, 500).
 struct RequestRecord {
   std::string_view listener;
-  std::string_view method;  // empty when the request line could not be parsed
+  // As sent (any token the parser accepted), empty when the request line could
+  // not be parsed: map it to a fixed set before using it as a metric label.
+  std::string_view method;
   unsigned status = 0;
   std::chrono::microseconds latency{0};  // from the request's first byte to the reply written
   std::string_view request_id;
