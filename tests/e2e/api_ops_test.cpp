@@ -1,0 +1,175 @@
+// Health, readiness, metrics, rate limits, audit fail-closed, and the log
+// leak check.
+#include <openssl/evp.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "common/scope_guard.h"
+#include "tests/e2e/api_stack.h"
+#include "tests/support/log_capture.h"
+
+namespace kmsd::e2e {
+namespace {
+
+class ApiOpsTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    options_.readiness_cache = std::chrono::milliseconds(0);
+    options_.rate_limits["limited"] = {.rps = 1, .burst = 2};
+    ApiTest::SetUp();
+  }
+};
+
+int Chattr(const char* flag, const std::filesystem::path& p) {
+  const std::string cmd = std::string("chattr ") + flag + " '" + p.string() + "' 2>/dev/null";
+  return std::system(cmd.c_str());
+}
+
+TEST_F(ApiOpsTest, HealthzReadyzAndMetricsAnswer) {
+  auto health = stack_->Send({.target = "/healthz"});
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.body, R"({"status":"ok"})");
+  auto ready = stack_->Send({.target = "/readyz"});
+  EXPECT_EQ(ready.status, 200u) << ready.body;
+  EXPECT_EQ(ready.body, R"({"status":"ready"})");
+
+  const auto bearer = UserOf("acme");
+  NewRecord(bearer, "recording", "m1");
+  Generate("", R"({"asset_type":"recording","asset_id":"a"})");  // an authn failure
+  auto metrics = stack_->Send({.target = "/metrics"});
+  ASSERT_EQ(metrics.status, 200u);
+  EXPECT_EQ(metrics.Header("content-type").rfind("text/plain; version=0.0.4", 0), 0u);
+  const auto& text = metrics.body;
+  EXPECT_NE(text.find(R"(kmsd_api_requests_total{route="/v1/datakeys",status="201"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(kmsd_api_requests_total{route="/v1/datakeys",status="401"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(kmsd_broker_operation_duration_seconds_count{operation="generate"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find("kmsd_authn_failures_total 1"), std::string::npos);
+  EXPECT_NE(text.find("kmsd_audit_healthy 1"), std::string::npos);
+  EXPECT_NE(text.find("kmsd_http_replies_total{status=\"201\"}"), std::string::npos);
+  // Never a tenant or principal as a label.
+  EXPECT_EQ(text.find("acme"), std::string::npos);
+  EXPECT_EQ(text.find("alice"), std::string::npos);
+}
+
+TEST_F(ApiOpsTest, RateLimitAnswers429WithRetryAfterPerTenant) {
+  const auto limited = UserOf("limited");
+  const std::string body = R"({"asset_type":"recording","asset_id":"r"})";
+  EXPECT_EQ(Generate(limited, body).status, 201u);
+  EXPECT_EQ(Generate(limited, body).status, 201u);
+  auto refused = Generate(limited, body);
+  EXPECT_EQ(refused.status, 429u);
+  EXPECT_EQ(ErrorCodeOf(refused), "rate_limited");
+  EXPECT_EQ(refused.Header("retry-after"), "1");
+  // Another tenant is not limited.
+  const auto other = UserOf("acme");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Generate(other, body).status, 201u);
+  // A second later one token is back.
+  stack_->harness().clock().Advance(std::chrono::seconds(1));
+  EXPECT_EQ(Generate(limited, body).status, 201u);
+  auto metrics = stack_->Send({.target = "/metrics"});
+  EXPECT_NE(metrics.body.find("kmsd_rate_limited_total 1"), std::string::npos);
+}
+
+TEST_F(ApiOpsTest, UnwritableAuditFailsClosedAndReadinessRecovers) {
+  const auto bearer = UserOf("acme");
+  NewRecord(bearer, "recording", "before");
+  const auto audit_dir = stack_->dir().path() / "audit";
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(audit_dir)) {
+    files.push_back(entry.path());
+  }
+  ASSERT_FALSE(files.empty());
+  if (Chattr("+i", files.front()) != 0) GTEST_SKIP() << "chattr +i not supported here";
+  ScopeGuard undo([&] {
+    Chattr("-i", audit_dir);
+    for (const auto& f : files) Chattr("-i", f);
+  });
+  for (const auto& f : files) ASSERT_EQ(Chattr("+i", f), 0);
+  ASSERT_EQ(Chattr("+i", audit_dir), 0);
+
+  auto refused = Generate(bearer, R"({"asset_type":"recording","asset_id":"during"})");
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_EQ(ErrorCodeOf(refused), "audit_unavailable");
+  EXPECT_EQ(refused.body.find("plaintext_key"), std::string::npos);
+
+  auto not_ready = stack_->Send({.target = "/readyz"});
+  EXPECT_EQ(not_ready.status, 503u);
+  EXPECT_EQ(not_ready.body, R"({"status":"unavailable","failing":["audit"]})");
+
+  Chattr("-i", audit_dir);
+  for (const auto& f : files) Chattr("-i", f);
+  // The audit writer retries on its own; readiness follows without a restart.
+  Reply ready;
+  for (int i = 0; i < 100; ++i) {
+    ready = stack_->Send({.target = "/readyz"});
+    if (ready.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(ready.status, 200u) << ready.body;
+  auto after = Generate(bearer, R"({"asset_type":"recording","asset_id":"after"})");
+  EXPECT_EQ(after.status, 201u) << after.body;
+}
+
+std::vector<std::uint8_t> Base64Bytes(const std::string& text) {
+  std::vector<std::uint8_t> out(text.size());
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(n > 0 ? static_cast<std::size_t>(n) - (text.ends_with("=") ? 1 : 0) : 0);
+  return out;
+}
+
+std::span<const std::uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+TEST_F(ApiOpsTest, NothingSecretReachesTheLog) {
+  testing::LogCapture capture;
+  std::vector<std::string> tokens;
+  std::vector<std::vector<std::uint8_t>> keys;
+  const auto admin = AdminOf("acme");
+  const auto user = UserOf("globex");
+  tokens = {admin, user};
+  for (int i = 0; i < 3; ++i) {
+    for (const auto& bearer : {admin, user}) {
+      auto created = NewRecord(bearer, "recording", "leak-" + std::to_string(i));
+      const std::string id(created.at("context_id").as_string());
+      keys.push_back(Base64Bytes(std::string(created.at("plaintext_key").as_string())));
+      const auto tenant = bearer == admin ? "acme" : "globex";
+      const auto authz = stack_->harness().Authz(tenant, id);
+      tokens.push_back(authz);
+      auto decrypted = Decrypt(bearer, id, authz);
+      ASSERT_EQ(decrypted.status, 200u);
+      keys.push_back(Base64Bytes(std::string(Json(decrypted).at("plaintext_key").as_string())));
+      // A failure path too: replay and a forged bearer.
+      Decrypt(bearer, id, authz);
+    }
+  }
+  const auto forged = stack_->ForgedBearer("acme", "mallory", {"admin"});
+  tokens.push_back(forged);
+  Generate(forged, R"({"asset_type":"recording","asset_id":"x"})");
+  stack_->Send({.target = "/v1/audit", .bearer = admin});
+
+  const auto text = capture.Text();
+  ASSERT_NE(text.find("route=/v1/datakeys"), std::string::npos);  // the capture saw requests
+  EXPECT_FALSE(capture.Contains(token_->pin().expose())) << "PIN in log";
+  EXPECT_FALSE(capture.Contains(token_->so_pin().expose())) << "SO PIN in log";
+  for (const auto& token : tokens) {
+    EXPECT_FALSE(capture.Contains(Bytes(token))) << "token in log";
+    // The signature segment alone is enough to replay nothing, but it should not appear either.
+    EXPECT_EQ(text.find(token.substr(token.rfind('.') + 1)), std::string::npos);
+  }
+  ASSERT_EQ(keys.size(), 12u);
+  for (const auto& key : keys) {
+    ASSERT_EQ(key.size(), 32u);
+    EXPECT_FALSE(capture.Contains(key)) << "key in log";
+  }
+}
+
+}  // namespace
+}  // namespace kmsd::e2e
