@@ -33,14 +33,16 @@ void Build(CLI::App& app, Settings& s) {
   dev_token->add_option("--tenant", s.tenant)->required();
   dev_token->add_option("--subject", s.subject)->required();
   dev_token->add_option("--roles", s.roles, "encrypt,decrypt,admin")->required();
-  dev_token->add_option("--ttl", s.ttl, "lifetime, e.g. 1h")->default_val("1h");
+  // Both --ttl options share one field, so their defaults are applied when the
+  // command runs (default_val would let the last one defined win for both).
+  dev_token->add_option("--ttl", s.ttl, "lifetime, e.g. 1h")->default_str("1h");
   auto* dev_authz =
       leaf(dev->add_subcommand("authz", "print a dev authorization token"), "dev authz");
   dev_authz->add_option("--data-dir", s.data_dir, "the kmsd --dev data dir")->required();
   dev_authz->add_option("--tenant", s.tenant)->required();
   dev_authz->add_option("--context-id", s.context_id)->required();
   dev_authz->add_option("--subject", s.subject, "the caller it is issued to");
-  dev_authz->add_option("--ttl", s.ttl, "lifetime, e.g. 5m or -1m")->default_val("5m");
+  dev_authz->add_option("--ttl", s.ttl, "lifetime, e.g. 5m or -1m")->default_str("5m");
 
   auto* datakey = app.add_subcommand("datakey", "data key calls")->require_subcommand(1);
   auto* generate =

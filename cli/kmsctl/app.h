@@ -30,7 +30,7 @@ struct Settings {
   std::string tenant;
   std::string subject;
   std::string roles;
-  std::string ttl;
+  std::string ttl;  // empty: the command's default (dev token 1h, dev authz 5m)
   std::string context_id;
   std::string asset_type;
   std::string asset_id;

@@ -118,7 +118,7 @@ class Runner {
   }
 
   int DevToken() {
-    auto ttl = ParseTtl(s_.ttl);
+    auto ttl = ParseTtl(s_.ttl.empty() ? "1h" : s_.ttl);
     if (!ttl) return Fail(kExitUsage, "--ttl: " + ttl.error().message);
     auto roles = ParseRoles(s_.roles);
     if (!roles) return Fail(kExitUsage, roles.error().message);
@@ -131,7 +131,7 @@ class Runner {
   }
 
   int DevAuthz() {
-    auto ttl = ParseTtl(s_.ttl);
+    auto ttl = ParseTtl(s_.ttl.empty() ? "5m" : s_.ttl);
     if (!ttl) return Fail(kExitUsage, "--ttl: " + ttl.error().message);
     DevAuthzSpec spec{s_.data_dir,  s_.tenant, s_.context_id,
                       std::nullopt, *ttl,      SystemClock().Now()};

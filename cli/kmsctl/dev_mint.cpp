@@ -55,6 +55,8 @@ Result<std::chrono::seconds> ParseTtl(std::string_view text) {
     negative = true;
     digits.remove_prefix(1);
   }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return bad;
   std::int64_t value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) return bad;

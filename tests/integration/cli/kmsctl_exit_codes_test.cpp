@@ -1,0 +1,216 @@
+// The real kmsctl binary against FakeDaemon: one exit code per failure class,
+// retries on 503 only (attempts counted by the server), file round trips and
+// tamper refusal without a daemon.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "cli/kmsctl/exit_codes.h"
+#include "fake_daemon.h"
+#include "run_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace kmsd::testing {
+namespace {
+
+using kmsctl::kExitIntegrity;
+using kmsctl::kExitOk;
+using kmsctl::kExitOther;
+using kmsctl::kExitRefused;
+using kmsctl::kExitRequest;
+using kmsctl::kExitUnavailable;
+using kmsctl::kExitUsage;
+
+// A fixed test key, base64 of 32 bytes 0x00..0x1f.
+constexpr char kKeyB64[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+ProcessResult Kmsctl(const std::string& url, std::vector<std::string> args) {
+  args.insert(args.begin(), {KMSCTL_PATH, "--url", url, "--token", "test-token"});
+  return RunProcess(args);
+}
+
+ProcessResult Generate(const FakeDaemon& daemon) {
+  return Kmsctl(daemon.url(),
+                {"datakey", "generate", "--asset-type", "recording", "--asset-id", "m/1"});
+}
+
+FakeDaemon::Handler Always(int status, std::string code) {
+  return [=](const FakeRequest&) { return FakeReply{status, FakeDaemon::ErrorBody(code)}; };
+}
+
+struct ClassCase {
+  int status;
+  const char* code;
+  int exit_code;
+};
+
+class ExitCodeClassTest : public ::testing::TestWithParam<ClassCase> {};
+
+TEST_P(ExitCodeClassTest, StatusMapsToExitCodeWithoutRetry) {
+  const auto c = GetParam();
+  FakeDaemon daemon(Always(c.status, c.code));
+  const auto result = Generate(daemon);
+  EXPECT_EQ(result.exit_code, c.exit_code) << result.err;
+  EXPECT_EQ(daemon.requests(), 1) << "only 503 is retried";
+  EXPECT_TRUE(result.out.empty());
+  EXPECT_NE(result.err.find(std::to_string(c.status)), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("test-token"), std::string::npos) << "token leaked to stderr";
+}
+
+INSTANTIATE_TEST_SUITE_P(Classes, ExitCodeClassTest,
+                         ::testing::Values(ClassCase{400, "invalid_request", kExitRequest},
+                                           ClassCase{401, "unauthenticated", kExitRefused},
+                                           ClassCase{403, "forbidden", kExitRefused},
+                                           ClassCase{403, "policy_denied", kExitRefused},
+                                           ClassCase{404, "not_found", kExitRefused},
+                                           ClassCase{409, "conflict", kExitRequest},
+                                           ClassCase{410, "key_destroyed", kExitRefused},
+                                           ClassCase{413, "payload_too_large", kExitRequest},
+                                           ClassCase{429, "rate_limited", kExitUnavailable},
+                                           ClassCase{500, "internal", kExitOther},
+                                           ClassCase{500, "integrity_error", kExitIntegrity},
+                                           ClassCase{502, "bad_gateway", kExitUnavailable}));
+
+TEST(KmsctlRetryTest, PersistentServiceUnavailableIsRetriedBoundedThenExitsFour) {
+  FakeDaemon daemon(Always(503, "hsm_unavailable"));
+  const auto result = Generate(daemon);
+  EXPECT_EQ(result.exit_code, kExitUnavailable) << result.err;
+  EXPECT_EQ(daemon.requests(), 4);  // RetryPolicy::max_attempts
+  EXPECT_NE(result.err.find("503 hsm_unavailable"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("4 attempt"), std::string::npos) << result.err;
+}
+
+TEST(KmsctlRetryTest, TransientServiceUnavailableIsRetriedUntilSuccess) {
+  std::atomic<int> calls{0};
+  FakeDaemon daemon([&](const FakeRequest&) {
+    if (++calls <= 2) return FakeReply{503, FakeDaemon::ErrorBody("store_unavailable")};
+    return FakeReply{201, std::string(R"({"context_id":"c-1","plaintext_key":")") + kKeyB64 +
+                              R"(","key_version":1,"created_at":"2026-12-03T00:00:00Z"})"};
+  });
+  const auto result = Generate(daemon);
+  EXPECT_EQ(result.exit_code, kExitOk) << result.err;
+  EXPECT_EQ(daemon.requests(), 3);
+  EXPECT_NE(result.out.find(R"("context_id":"c-1")"), std::string::npos) << result.out;
+}
+
+TEST(KmsctlTransportTest, ConnectionRefusedExitsFourWithAHint) {
+  const auto result = Kmsctl("http://127.0.0.1:" + std::to_string(UnusedPort()), {"keys", "list"});
+  EXPECT_EQ(result.exit_code, kExitUnavailable) << result.err;
+  EXPECT_NE(result.err.find("kmsd --dev"), std::string::npos) << result.err;
+}
+
+TEST(KmsctlUsageTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunProcess({KMSCTL_PATH, "datakey", "generate"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunProcess({KMSCTL_PATH, "no-such-command"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunProcess({KMSCTL_PATH, "--url", "ftp://x", "keys", "list"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunProcess({KMSCTL_PATH, "--help"}).exit_code, kExitOk);
+}
+
+TEST(KmsctlRequestTest, SendsBearerTokenAndEnvUrl) {
+  std::string seen_auth, seen_target, seen_method;
+  FakeDaemon daemon([&](const FakeRequest& r) {
+    seen_auth = r.authorization;
+    seen_target = r.target;
+    seen_method = r.method;
+    return FakeReply{204, ""};
+  });
+  const auto result = RunProcess({KMSCTL_PATH, "records", "destroy", "ctx/1"},
+                                 {"KMSD_URL=" + daemon.url(), "KMSD_TOKEN=env-token"});
+  EXPECT_EQ(result.exit_code, kExitOk) << result.err;
+  EXPECT_EQ(seen_auth, "Bearer env-token");
+  EXPECT_EQ(seen_method, "DELETE");
+  EXPECT_EQ(seen_target, "/v1/records/ctx%2F1");
+}
+
+// A daemon stand-in that hands out one fixed key for generate and decrypt.
+FakeDaemon::Handler FixedKeyDaemon() {
+  return [](const FakeRequest& r) {
+    if (r.target == "/v1/datakeys") {
+      return FakeReply{201, std::string(R"({"context_id":"ctx-file","plaintext_key":")") + kKeyB64 +
+                                R"(","key_version":1,"created_at":"2026-12-03T00:00:00Z"})"};
+    }
+    if (r.target == "/v1/datakeys/decrypt") {
+      if (r.body.find(R"("context_id":"ctx-file")") == std::string::npos) {
+        return FakeReply{404, FakeDaemon::ErrorBody("not_found")};
+      }
+      return FakeReply{
+          200,
+          std::string(R"({"context_id":"ctx-file","plaintext_key":")") + kKeyB64 +
+              R"(","asset_type":"recording","asset_id":"a","created_at":"2026-12-03T00:00:00Z"})"};
+    }
+    return FakeReply{404, FakeDaemon::ErrorBody("not_found")};
+  };
+}
+
+class KmsctlFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::mt19937 rng(7);
+    std::ofstream out(Path("plain.bin"), std::ios::binary);
+    for (int i = 0; i < 300000; ++i) out.put(static_cast<char>(rng()));
+  }
+  std::string Path(const char* name) const { return dir_.File(name); }
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  TempDir dir_{"kmsctl-file"};
+  FakeDaemon daemon_{FixedKeyDaemon()};
+};
+
+TEST_F(KmsctlFileTest, EncryptThenDecryptRoundTrips) {
+  auto enc =
+      Kmsctl(daemon_.url(), {"encrypt-file", Path("plain.bin"), Path("c.kmsenc"),
+                             "--asset-type=recording", "--asset-id=a", "--chunk-size=65536"});
+  ASSERT_EQ(enc.exit_code, kExitOk) << enc.err;
+  EXPECT_EQ(enc.out, "{\"context_id\":\"ctx-file\"}\n");
+  auto dec = Kmsctl(daemon_.url(),
+                    {"decrypt-file", Path("c.kmsenc"), Path("back.bin"), "--authz", "authz-token"});
+  ASSERT_EQ(dec.exit_code, kExitOk) << dec.err;
+  EXPECT_EQ(Slurp(Path("back.bin")), Slurp(Path("plain.bin")));
+}
+
+TEST_F(KmsctlFileTest, TamperedFileExitsSixAndWritesNothing) {
+  ASSERT_EQ(Kmsctl(daemon_.url(), {"encrypt-file", Path("plain.bin"), Path("c.kmsenc"),
+                                   "--asset-type", "recording", "--asset-id", "a"})
+                .exit_code,
+            kExitOk);
+  {
+    std::fstream f(Path("c.kmsenc"), std::ios::binary | std::ios::in | std::ios::out);
+    f.seekg(5000);
+    const char c = static_cast<char>(f.get());
+    f.seekp(5000);
+    f.put(static_cast<char>(c ^ 0x01));
+  }
+  auto dec = Kmsctl(daemon_.url(),
+                    {"decrypt-file", Path("c.kmsenc"), Path("back.bin"), "--authz", "authz-token"});
+  EXPECT_EQ(dec.exit_code, kExitIntegrity) << dec.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("back.bin")));
+  EXPECT_NE(dec.err.find("REFUSED"), std::string::npos) << dec.err;
+}
+
+TEST_F(KmsctlFileTest, TruncatedFileExitsSixAndWritesNothing) {
+  ASSERT_EQ(Kmsctl(daemon_.url(), {"encrypt-file", Path("plain.bin"), Path("c.kmsenc"),
+                                   "--asset-type", "recording", "--asset-id", "a"})
+                .exit_code,
+            kExitOk);
+  std::filesystem::resize_file(Path("c.kmsenc"), std::filesystem::file_size(Path("c.kmsenc")) - 1);
+  auto dec = Kmsctl(daemon_.url(),
+                    {"decrypt-file", Path("c.kmsenc"), Path("back.bin"), "--authz", "authz-token"});
+  EXPECT_EQ(dec.exit_code, kExitIntegrity) << dec.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("back.bin")));
+}
+
+TEST_F(KmsctlFileTest, NotAnEncryptedFileExitsSixWithoutAskingTheDaemon) {
+  auto dec = Kmsctl(daemon_.url(), {"decrypt-file", Path("plain.bin"), Path("back.bin"), "--authz",
+                                    "authz-token"});
+  EXPECT_EQ(dec.exit_code, kExitIntegrity) << dec.err;
+  EXPECT_EQ(daemon_.requests(), 0);
+  EXPECT_FALSE(std::filesystem::exists(Path("back.bin")));
+}
+
+}  // namespace
+}  // namespace kmsd::testing
