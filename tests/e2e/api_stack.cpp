@@ -12,7 +12,7 @@ std::int64_t UnixSeconds(Instant t) {
 }  // namespace
 
 std::unique_ptr<ApiStack> ApiStack::Create(testing::SoftHsmToken& token, api::ApiOptions options,
-                                           std::string* error) {
+                                           std::string* error, StackExtras extras) {
   std::unique_ptr<ApiStack> s(new ApiStack());
   s->harness_ = testing::BrokerHarness::Create(s->dir_, token, nullptr, {}, error);
   if (!s->harness_) return nullptr;
@@ -61,12 +61,14 @@ std::unique_ptr<ApiStack> ApiStack::Create(testing::SoftHsmToken& token, api::Ap
                                                .identity = *s->identity_,
                                                .audit_log = h->audit_log(),
                                                .clock = h->clock(),
-                                               .client_certs = {},
+                                               .client_certs = std::move(extras.client_certs),
                                                .readiness = std::move(readiness),
                                                .metrics = s->metrics_});
 
   http::ServerConfig server_config;
-  server_config.listeners.push_back(http::ListenerConfig{});
+  http::ListenerConfig listener;
+  listener.tls = extras.tls;
+  server_config.listeners.push_back(listener);
   server_config.io_threads = 1;
   server_config.worker_threads = 4;
   s->server_ = std::make_unique<http::Server>(server_config, *s->handler_, s->metrics_.get());

@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,11 +30,17 @@ namespace kmsd::e2e {
 inline constexpr const char* kIssuer = "https://idp.test";
 inline constexpr const char* kAudience = "kmsd";
 
+// Optional transport/identity extras of a stack.
+struct StackExtras {
+  std::optional<http::TlsConfig> tls;  // HTTPS (and mutual TLS) instead of plain HTTP
+  std::map<std::string, api::ClientCertIdentity, std::less<>> client_certs;
+};
+
 class ApiStack {
  public:
   // Null and *error filled when a part cannot be set up.
   static std::unique_ptr<ApiStack> Create(testing::SoftHsmToken& token, api::ApiOptions options,
-                                          std::string* error);
+                                          std::string* error, StackExtras extras = {});
   ~ApiStack();  // stops the server first
 
   std::uint16_t port() const { return server_->BoundPort(0); }
