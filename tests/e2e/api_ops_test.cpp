@@ -229,3 +229,35 @@ TEST_F(ApiOpsTest, TokenStorageGoneRefusesAndReadinessRecovers) {
 
 }  // namespace
 }  // namespace kmsd::e2e
+
+namespace kmsd::e2e {
+namespace {
+
+class ApiAuthnFloodTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    options_.authn_failure_burst = 2;
+    options_.authn_failure_window = std::chrono::seconds(60);
+    ApiTest::SetUp();
+  }
+};
+
+TEST_F(ApiAuthnFloodTest, FailuresBeyondTheBurstBecomeOneSummaryEvent) {
+  auto& log = stack_->harness().audit_log();
+  const auto before = log.stats().events;
+  for (int i = 0; i < 5; ++i) {
+    auto reply = Generate("", R"({"asset_type":"recording","asset_id":"a"})");
+    ASSERT_EQ(reply.status, 401u);
+  }
+  EXPECT_EQ(log.stats().events - before, 2u);  // the burst, one by one
+  stack_->handler().FlushAuthnFailures();      // window still open: nothing yet
+  EXPECT_EQ(log.stats().events - before, 2u);
+  stack_->harness().clock().Advance(std::chrono::seconds(61));
+  stack_->handler().FlushAuthnFailures();
+  EXPECT_EQ(log.stats().events - before, 3u);  // + authn_failure_summary "suppressed=3"
+  auto metrics = stack_->Send({.target = "/metrics"});
+  EXPECT_NE(metrics.body.find("kmsd_authn_failures_total 5"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kmsd::e2e
