@@ -277,6 +277,7 @@ void ReadTenants(const toml::array& array, Config& config, std::vector<std::stri
     r.String("name", tenant.name, true);
     r.String("token", tenant.token, true);
     r.String("signers_jwks_file", tenant.signers_jwks_file, true);
+    r.String("signers_issuer", tenant.signers_issuer, true);
     r.Number("rate_limit_rps", tenant.rate_limit_rps, 0, 1e6);
     r.Number("rate_limit_burst", tenant.rate_limit_burst, 0, 1e7);
     if (!tenant.name.empty() && !names.insert(tenant.name).second)

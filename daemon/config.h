@@ -94,6 +94,7 @@ struct TenantConfig {
   std::string name;
   std::string token;              // a TokenConfigEntry name
   std::string signers_jwks_file;  // the data holders' authorization-token signer keys
+  std::string signers_issuer;     // the `iss` their authorization tokens carry
   double rate_limit_rps = 0;      // 0: unlimited
   double rate_limit_burst = 0;
 };
@@ -114,7 +115,12 @@ struct Config {
   std::vector<TokenConfigEntry> tokens;
   std::vector<TenantConfig> tenants;
   KeysConfig keys;
-  bool dev_mode = false;  // set by --dev only, never by a file
+  // Dev mode only (set by --dev, never by a file): every tenant is served by
+  // tokens[0], provisioned on first use, and trusts these signers.
+  bool dev_mode = false;
+  std::string dev_signers_jwks_file;
+  std::string dev_signers_issuer;
+  std::string dev_data_dir;
 };
 
 // Every problem found, each "path: what is wrong"; empty on success.

@@ -46,7 +46,9 @@ std::unique_ptr<BrokerHarness> BrokerHarness::Create(const TempDir& dir, SoftHsm
   if (!store) return fail("open store", store.error());
   h->store_ = std::move(*store);
 
-  h->checkpoint_signer_ = std::make_shared<broker::TokenCheckpointSigner>(*h->keys_, "test-token");
+  auto signer = audit::KeyServiceCheckpointSigner::Create(*h->keys_);
+  if (!signer) return fail("audit signer", signer.error());
+  h->checkpoint_signer_ = std::move(*signer);
   audit::AuditLogOptions audit_options;
   audit_options.dir = dir.path() / "audit";
   audit_options.checkpoint_every = 50;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/audit/audit_log.h"
+#include "broker/audit/key_service_signer.h"
 #include "broker/audit_adapters.h"
 #include "broker/broker.h"
 #include "broker/jose/signer.h"
@@ -80,7 +81,7 @@ class BrokerHarness {
   std::shared_ptr<hsm::Pkcs11KeyService> second_keys_;
   std::unique_ptr<broker::TenantRouter> router_;
   std::unique_ptr<store::SqliteRecordStore> store_;
-  std::shared_ptr<broker::TokenCheckpointSigner> checkpoint_signer_;
+  std::shared_ptr<audit::KeyServiceCheckpointSigner> checkpoint_signer_;
   std::unique_ptr<audit::AuditLog> audit_log_;
   std::unique_ptr<broker::AuditLogSink> audit_sink_;
   std::unique_ptr<jose::AuthorizationTokenVerifier> verifier_;

@@ -42,6 +42,7 @@ pin_credential = "token-pin"
 name = "acme"
 token = "primary"
 signers_jwks_file = "/etc/kmsd/tenants/acme-signers.json"
+signers_issuer = "storage.acme.example"
 )toml";
 
 std::vector<std::string> ProblemsOf(std::string_view text) {

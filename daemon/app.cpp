@@ -1,0 +1,379 @@
+#include "daemon/app.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "broker/audit/audit_log.h"
+#include "broker/audit/key_service_signer.h"
+#include "broker/audit_adapters.h"
+#include "broker/broker.h"
+#include "broker/jose/authorization_verifier.h"
+#include "broker/jose/identity_verifier.h"
+#include "broker/jose/jti_replay_cache.h"
+#include "broker/jose/key_set.h"
+#include "broker/store/sqlite_record_store.h"
+#include "common/openssl_ptr.h"
+#include "daemon/api/api_handler.h"
+#include "daemon/http/server.h"
+#include "hsm/pkcs11_key_service.h"
+
+namespace kmsd::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error PartFailed(std::string_view part, const Error& error) {
+  return MakeError(error.code, std::string(part) + ": " + error.message);
+}
+
+Result<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kInvalidArgument, path + " cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<std::shared_ptr<const jose::KeySet>> LoadJwks(const std::string& path,
+                                                     jose::AlgorithmSet allowed) {
+  auto text = ReadTextFile(path);
+  if (!text) return text.error();
+  auto set = jose::KeySet::FromJwks(*text, allowed);
+  if (!set) return PartFailed(path, set.error());
+  return std::make_shared<const jose::KeySet>(std::move(*set));
+}
+
+constexpr jose::AlgorithmSet kSignerAlgorithms{jose::Algorithm::kES256, jose::Algorithm::kEdDSA};
+
+// Writes the audit signer's public key as PEM so that `kmsctl audit verify`
+// works without the token.
+Status WritePublicKeyPem(std::span<const std::uint8_t> der, const fs::path& path) {
+  const unsigned char* p = der.data();
+  PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!key) return MakeError(ErrorCode::kInternal, "audit signer public key does not parse");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    return MakeError(ErrorCode::kInternal, "audit signer public key cannot be encoded");
+  }
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  const fs::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(data, size);
+    if (!out.flush()) return MakeError(ErrorCode::kInternal, "cannot write " + temp.string());
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot write " + path.string());
+  return {};
+}
+
+http::ServerConfig HttpConfigOf(const Config& config, const ListenerConfig& listen,
+                                std::string name, std::string key_path) {
+  http::ServerConfig http;
+  http::ListenerConfig listener;
+  listener.name = std::move(name);
+  listener.address = listen.address;
+  listener.port = listen.port;
+  if (config.tls.enabled) {
+    http::TlsConfig tls;
+    tls.certificate_chain_file = config.tls.cert_file;
+    tls.private_key_file = std::move(key_path);
+    tls.require_client_certificate = !config.tls.client_ca_file.empty();
+    tls.client_ca_file = config.tls.client_ca_file;
+    listener.tls = std::move(tls);
+  }
+  http.listeners.push_back(std::move(listener));
+  http.io_threads = config.server.io_threads;
+  http.worker_threads = config.server.worker_threads;
+  http.header_limit = config.server.header_limit_bytes;
+  http.body_limit = config.server.body_limit_bytes;
+  http.max_connections = config.server.max_connections;
+  http.header_timeout = config.server.header_timeout;
+  http.body_timeout = config.server.body_timeout;
+  http.idle_timeout = config.server.idle_timeout;
+  // Plain HTTP is accepted only on loopback (ParseConfig / dev mode refuse
+  // anything else before we get here).
+  http.allow_insecure_plain_http = false;
+  return http;
+}
+
+}  // namespace
+
+Result<std::string> ResolveSecretPath(const SecretSource& source) {
+  if (!source.file.empty()) return source.file;
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  if (dir == nullptr || *dir == '\0') {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "credential '" + source.credential +
+                         "' named but $CREDENTIALS_DIRECTORY is unset (run under systemd with "
+                         "LoadCredential=, or use a *_file key)");
+  }
+  return (fs::path(dir) / source.credential).string();
+}
+
+struct App::Parts {
+  Config config;
+  SystemClock clock;
+  std::vector<std::pair<std::string, std::shared_ptr<hsm::Pkcs11KeyService>>> tokens;
+  std::unique_ptr<broker::TenantRouter> router;
+  std::unique_ptr<store::SqliteRecordStore> store;
+  std::shared_ptr<audit::KeyServiceCheckpointSigner> checkpoint_signer;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  std::unique_ptr<broker::AuditLogSink> audit_sink;
+  std::unique_ptr<jose::IdentityVerifier> identity;
+  std::unique_ptr<jose::AuthorizationTokenVerifier> authorization;
+  std::unique_ptr<broker::Broker> broker;
+  std::shared_ptr<api::Metrics> metrics;
+  std::unique_ptr<api::ApiHandler> api_handler;
+  std::unique_ptr<api::ApiHandler> ops_handler;  // only with a separate ops listener
+  std::unique_ptr<http::Server> api_server;
+  std::unique_ptr<http::Server> ops_server;
+  fs::path audit_public_key;
+
+  Status LoadSigners();
+  api::ApiOptions ApiOptionsFor(bool serve_api, bool serve_ops) const;
+  std::vector<api::ReadinessCheck> ReadinessChecks();
+};
+
+Status App::Parts::LoadSigners() {
+  for (const TenantConfig& tenant : config.tenants) {
+    auto keys = LoadJwks(tenant.signers_jwks_file, kSignerAlgorithms);
+    if (!keys) return PartFailed("tenant " + tenant.name + " signers", keys.error());
+    if (auto st = authorization->SetTenantSigners(tenant.name, {tenant.signers_issuer, *keys});
+        !st) {
+      return PartFailed("tenant " + tenant.name + " signers", st.error());
+    }
+  }
+  if (config.dev_mode) {
+    auto keys = LoadJwks(config.dev_signers_jwks_file, kSignerAlgorithms);
+    if (!keys) return PartFailed("dev signers", keys.error());
+    if (auto st = authorization->SetDefaultSigners({config.dev_signers_issuer, *keys}); !st) {
+      return PartFailed("dev signers", st.error());
+    }
+  }
+  return {};
+}
+
+api::ApiOptions App::Parts::ApiOptionsFor(bool serve_api, bool serve_ops) const {
+  api::ApiOptions options;
+  options.serve_api = serve_api;
+  options.serve_ops = serve_ops;
+  for (const TenantConfig& tenant : config.tenants) {
+    if (tenant.rate_limit_rps > 0) {
+      options.rate_limits[tenant.name] = {tenant.rate_limit_rps,
+                                          std::max(tenant.rate_limit_burst, tenant.rate_limit_rps)};
+    }
+  }
+  return options;
+}
+
+std::vector<api::ReadinessCheck> App::Parts::ReadinessChecks() {
+  std::vector<api::ReadinessCheck> checks;
+  for (auto& [name, service] : tokens) {
+    hsm::KeyService* keys = service.get();
+    checks.push_back({"token:" + name, [keys] { return keys->CheckHealth(); }});
+  }
+  store::RecordStore* records = store.get();
+  checks.push_back({"store", [records] { return records->CheckHealth(); }});
+  audit::AuditLog* log = audit_log.get();
+  checks.push_back({"audit", [log]() -> Status {
+                      if (log->Healthy()) return {};
+                      return MakeError(ErrorCode::kAuditUnavailable, "audit sink not writable");
+                    }});
+  return checks;
+}
+
+App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+App::~App() { Stop(); }
+
+Result<std::unique_ptr<App>> App::Create(Config config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = std::move(config);
+  Parts& p = *parts;
+
+  for (const TokenConfigEntry& entry : p.config.tokens) {
+    auto pin_path = ResolveSecretPath(entry.pin);
+    if (!pin_path) return PartFailed("token " + entry.name, pin_path.error());
+    hsm::TokenConfig token;
+    token.module_path = entry.module;
+    token.token_label = entry.label;
+    token.pin_file = *pin_path;
+    token.kek_label_prefix = entry.kek_label_prefix;
+    token.pool_size = entry.pool_size;
+    auto service = hsm::OpenPkcs11KeyService(token);
+    if (!service) return PartFailed("token " + entry.name, service.error());
+    if (auto healthy = (*service)->CheckHealth(); !healthy) {
+      return PartFailed("token " + entry.name + " wrap/unwrap check", healthy.error());
+    }
+    p.tokens.emplace_back(entry.name, std::move(*service));
+  }
+  if (p.tokens.empty()) return MakeError(ErrorCode::kInvalidArgument, "no token configured");
+
+  // Dev mode: every tenant on the dev token, provisioned on first use.
+  p.router = std::make_unique<broker::TenantRouter>(
+      p.config.dev_mode ? std::shared_ptr<hsm::KeyService>(p.tokens.front().second) : nullptr);
+  for (const TenantConfig& tenant : p.config.tenants) {
+    for (auto& [name, service] : p.tokens) {
+      if (name == tenant.token) p.router->Add(tenant.name, service);
+    }
+  }
+
+  std::error_code ec;
+  fs::create_directories(fs::path(p.config.store.path).parent_path(), ec);
+  auto store = store::SqliteRecordStore::Open({.path = p.config.store.path});
+  if (!store) return PartFailed("store " + p.config.store.path, store.error());
+  p.store = std::move(*store);
+  if (auto healthy = p.store->CheckHealth(); !healthy) return PartFailed("store", healthy.error());
+
+  auto signer = audit::KeyServiceCheckpointSigner::Create(*p.tokens.front().second);
+  if (!signer) return PartFailed("audit signer", signer.error());
+  p.checkpoint_signer = std::move(*signer);
+  audit::AuditLogOptions audit_options;
+  audit_options.dir = p.config.audit.dir;
+  audit_options.max_file_bytes = p.config.audit.max_file_bytes;
+  audit_options.checkpoint_every = p.config.audit.checkpoint_every_events;
+  audit_options.checkpoint_interval = p.config.audit.checkpoint_every;
+  audit_options.forward_to_journald = p.config.audit.journald;
+  auto log = audit::AuditLog::Open(audit_options, p.checkpoint_signer);
+  if (!log) return PartFailed("audit log " + p.config.audit.dir, log.error());
+  p.audit_log = std::move(*log);
+  p.audit_sink = std::make_unique<broker::AuditLogSink>(*p.audit_log);
+  p.audit_public_key = fs::path(p.config.audit.dir) / "audit-signer.pub.pem";
+  if (auto st = WritePublicKeyPem(p.checkpoint_signer->public_key_der(), p.audit_public_key); !st) {
+    return PartFailed("audit signer", st.error());
+  }
+
+  auto idp_keys = LoadJwks(p.config.identity.jwks_file, jose::kAllAlgorithms);
+  if (!idp_keys) return PartFailed("identity provider keys", idp_keys.error());
+  jose::IdentityVerifierConfig identity;
+  identity.issuer = p.config.identity.issuer;
+  identity.audience = p.config.identity.audience;
+  identity.leeway = p.config.identity.leeway;
+  identity.tenant_claim = p.config.identity.tenant_claim;
+  identity.roles_claim = p.config.identity.roles_claim;
+  for (const auto& [claim, role] : p.config.identity.role_map) {
+    identity.role_mapping[claim] = role == "encrypt"   ? jose::Role::kEncrypt
+                                   : role == "decrypt" ? jose::Role::kDecrypt
+                                                       : jose::Role::kAdmin;
+  }
+  p.identity = std::make_unique<jose::IdentityVerifier>(identity, *idp_keys);
+
+  p.authorization = std::make_unique<jose::AuthorizationTokenVerifier>(
+      jose::AuthorizationVerifierConfig{.broker_id = p.config.authorization.broker_id,
+                                        .leeway = p.config.authorization.leeway,
+                                        .max_lifetime = p.config.authorization.max_lifetime,
+                                        .max_jti_bytes = 128},
+      std::make_shared<jose::InMemoryJtiReplayCache>());
+  if (auto st = p.LoadSigners(); !st) return st.error();
+
+  broker::BrokerOptions broker_options;
+  broker_options.keys.rotate_after_wraps = p.config.keys.rotate_after_wraps;
+  p.broker = std::make_unique<broker::Broker>(broker_options, *p.router, *p.store, *p.audit_sink,
+                                              *p.authorization, p.clock);
+
+  p.metrics = std::make_shared<api::Metrics>();
+  p.metrics->SetAuditLog(p.audit_log.get());
+  const bool separate_ops = p.config.server.ops_listen.has_value();
+  p.api_handler = std::make_unique<api::ApiHandler>(
+      p.ApiOptionsFor(true, !separate_ops),
+      api::ApiDependencies{
+          *p.broker, *p.identity, *p.audit_log, p.clock, {}, p.ReadinessChecks(), p.metrics});
+  if (separate_ops) {
+    p.ops_handler = std::make_unique<api::ApiHandler>(
+        p.ApiOptionsFor(false, true),
+        api::ApiDependencies{
+            *p.broker, *p.identity, *p.audit_log, p.clock, {}, p.ReadinessChecks(), p.metrics});
+  }
+  return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+Status App::Start() {
+  Parts& p = *parts_;
+  std::string key_path;
+  if (p.config.tls.enabled) {
+    auto resolved = ResolveSecretPath(p.config.tls.key);
+    if (!resolved) return PartFailed("tls key", resolved.error());
+    key_path = *resolved;
+  }
+  auto api_config = HttpConfigOf(p.config, p.config.server.listen, "api", key_path);
+  api_config.allow_insecure_plain_http = !p.config.tls.enabled;  // loopback only, checked earlier
+  p.api_server = std::make_unique<http::Server>(api_config, *p.api_handler, p.metrics.get());
+  if (auto st = p.api_server->Start(); !st) return PartFailed("api listener", st.error());
+  if (p.ops_handler) {
+    auto ops_config = HttpConfigOf(p.config, *p.config.server.ops_listen, "ops", key_path);
+    ops_config.allow_insecure_plain_http = !p.config.tls.enabled;
+    p.ops_server = std::make_unique<http::Server>(ops_config, *p.ops_handler, p.metrics.get());
+    if (auto st = p.ops_server->Start(); !st) return PartFailed("ops listener", st.error());
+  }
+  return {};
+}
+
+Status App::Reload() {
+  Parts& p = *parts_;
+  std::vector<std::string> failures;
+  p.broker->policies().Reload();
+  if (auto keys = LoadJwks(p.config.identity.jwks_file, jose::kAllAlgorithms); keys) {
+    p.identity->ReplaceKeys(*keys);
+  } else {
+    failures.push_back("identity provider keys: " + keys.error().message);
+  }
+  if (auto st = p.LoadSigners(); !st) failures.push_back(st.error().message);
+  if (p.config.tls.enabled) {
+    if (auto st = p.api_server->ReloadTls(); !st) failures.push_back("tls: " + st.error().message);
+    if (p.ops_server) {
+      if (auto st = p.ops_server->ReloadTls(); !st)
+        failures.push_back("tls: " + st.error().message);
+    }
+  }
+  if (failures.empty()) return {};
+  std::string message = "reload kept the previous state of: ";
+  for (std::size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
+  return MakeError(ErrorCode::kInvalidArgument, message);
+}
+
+void App::Stop() {
+  if (!parts_) return;
+  if (parts_->api_server) parts_->api_server->Stop();
+  if (parts_->ops_server) parts_->ops_server->Stop();
+  if (parts_->api_handler) parts_->api_handler->FlushAuthnFailures();
+  if (parts_->audit_log) parts_->audit_log->Close();
+}
+
+void App::Tick() {
+  if (parts_->api_handler) parts_->api_handler->FlushAuthnFailures();
+}
+
+std::uint16_t App::api_port() const {
+  return parts_->api_server ? parts_->api_server->BoundPort(0) : 0;
+}
+
+std::vector<std::string> App::Summary() const {
+  const Parts& p = *parts_;
+  std::vector<std::string> lines;
+  const std::string scheme = p.config.tls.enabled ? "https" : "http";
+  lines.push_back("API:          " + scheme + "://" + p.config.server.listen.address + ":" +
+                  std::to_string(api_port()));
+  if (p.ops_server) {
+    lines.push_back("ops:          " + scheme + "://" + p.config.server.ops_listen->address + ":" +
+                    std::to_string(p.ops_server->BoundPort(0)) + " (/healthz /readyz /metrics)");
+  }
+  for (const auto& token : p.config.tokens) {
+    lines.push_back("token:        " + token.label + " via " + token.module);
+  }
+  lines.push_back("store:        " + p.config.store.path);
+  lines.push_back("audit log:    " + p.config.audit.dir + " (verify with " +
+                  p.audit_public_key.string() + ")");
+  lines.push_back("identity:     issuer " + p.config.identity.issuer + ", keys " +
+                  p.config.identity.jwks_file);
+  return lines;
+}
+
+}  // namespace kmsd::daemon

@@ -1,0 +1,87 @@
+#include "daemon/dev_mode.h"
+
+#include "broker/jose/dev_tokens.h"
+#include "broker/jose/signer.h"
+#include "hsm/dev_token.h"
+
+namespace kmsd::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<ListenerConfig> ParseLoopbackListen(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const std::string port_text(text.substr(colon + 1));
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(port_text, &used);
+    if (used != port_text.size()) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535)
+    return MakeError(ErrorCode::kInvalidArgument, "--listen port must be 0-65535");
+  const bool loopback = host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+  if (!loopback) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "dev mode serves plain HTTP and listens on loopback only (127.0.0.0/8 or ::1)");
+  }
+  return ListenerConfig{host == "localhost" ? "127.0.0.1" : host, static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+Result<Config> PrepareDevMode(const fs::path& data_dir, std::string_view listen) {
+  auto listener = ParseLoopbackListen(listen);
+  if (!listener) return listener.error();
+  const fs::path dir = fs::absolute(data_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot create " + dir.string());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+
+  auto token = hsm::EnsureDevToken(dir);
+  if (!token) return token.error();
+  namespace dev = jose::dev;
+  if (auto st = jose::EnsureDevKeyPair(dir / dev::kIdentityKeyFile, dir / dev::kIdentityJwksFile,
+                                       std::string(dev::kIdentityKid), dev::kIdentityAlgorithm);
+      !st) {
+    return st.error();
+  }
+  if (auto st = jose::EnsureDevKeyPair(dir / dev::kSignerKeyFile, dir / dev::kSignerJwksFile,
+                                       std::string(dev::kSignerKid), dev::kSignerAlgorithm);
+      !st) {
+    return st.error();
+  }
+
+  Config config;
+  config.dev_mode = true;
+  config.dev_data_dir = dir.string();
+  config.server.listen = *listener;
+  config.tls.enabled = false;
+  config.store.path = (dir / "kmsd.db").string();
+  config.audit.dir = (dir / "audit").string();
+  config.identity.issuer = dev::kIdentityIssuer;
+  config.identity.audience = dev::kIdentityAudience;
+  config.identity.jwks_file = (dir / dev::kIdentityJwksFile).string();
+  config.authorization.broker_id = dev::kBrokerId;
+  TokenConfigEntry entry;
+  entry.name = "dev";
+  entry.module = token->config.module_path;
+  entry.label = token->config.token_label;
+  entry.pin.file = token->config.pin_file;
+  config.tokens.push_back(std::move(entry));
+  config.dev_signers_jwks_file = (dir / dev::kSignerJwksFile).string();
+  config.dev_signers_issuer = dev::kSignerIssuer;
+  return config;
+}
+
+}  // namespace kmsd::daemon
