@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,15 +31,25 @@ struct FakeReply {
   bool close = false;
 };
 
+// Serve HTTPS instead of HTTP: the server's certificate chain and key (PEM),
+// and, when client_ca_file is set, require a client certificate it signed.
+struct FakeTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+};
+
 class FakeDaemon {
  public:
   using Handler = std::function<FakeReply(const FakeRequest&)>;
-  explicit FakeDaemon(Handler handler);
+  explicit FakeDaemon(Handler handler, std::optional<FakeTls> tls = std::nullopt);
   ~FakeDaemon();
   FakeDaemon(const FakeDaemon&) = delete;
   FakeDaemon& operator=(const FakeDaemon&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  }
   int requests() const { return requests_.load(); }
   int connections() const { return connections_.load(); }
 
@@ -48,8 +59,11 @@ class FakeDaemon {
  private:
   struct Impl;
   void Serve();
+  template <class Stream>
+  void ServeConnection(Stream& stream);
   std::unique_ptr<Impl> impl_;
   Handler handler_;
+  bool tls_ = false;
   unsigned short port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
