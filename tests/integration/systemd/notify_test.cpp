@@ -455,5 +455,26 @@ TEST_F(ShippedExampleConfigTest, ExampleWithSecretFilesInsteadOfCredentialsPasse
   EXPECT_EQ(CheckConfig(dir_.File("files.toml")), 0) << ReadFile(dir_.File("check.log"));
 }
 
+// The credential names the example config uses are the ones kmsd.service
+// loads, and the unit starts kmsd with the example's installed path.
+TEST(ShippedUnitTest, UnitLoadsTheCredentialsTheExampleNamesAndRunsItsConfig) {
+  const std::string unit = ReadFile(KMSD_SOURCE_DIR "/systemd/kmsd.service");
+  const std::string example = ReadFile(KMSD_SOURCE_DIR "/packaging/kmsd.toml");
+  ASSERT_FALSE(unit.empty());
+  std::vector<std::string> loaded;
+  std::istringstream lines(unit);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string prefix = "LoadCredential=";
+    if (line.rfind(prefix, 0) == 0)
+      loaded.push_back(line.substr(prefix.size(), line.find(':') - prefix.size()));
+  }
+  EXPECT_EQ(loaded, (std::vector<std::string>{"token-pin", "tls-key"}));
+  EXPECT_NE(example.find("\npin_credential = \"token-pin\"\n"), std::string::npos);
+  EXPECT_NE(example.find("\nkey_credential = \"tls-key\"\n"), std::string::npos);
+  EXPECT_NE(unit.find("\nExecStart=/usr/bin/kmsd --config /etc/kmsd/kmsd.toml\n"),
+            std::string::npos);
+  EXPECT_NE(unit.find("\nType=notify\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kmsd::testing
