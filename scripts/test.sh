@@ -29,3 +29,6 @@ fi
 
 echo "== tests"
 (cd build && ctest --output-on-failure -j "${TEST_JOBS:-2}" --timeout 900)
+
+echo "== systemd unit and Debian package (installs kmsd on this machine)"
+scripts/test-packaging.sh build
