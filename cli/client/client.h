@@ -15,8 +15,9 @@
 // RetryPolicy::max_attempts sends in all; nothing else is retried, so a POST
 // is never repeated after the daemon may have acted on it. The one exception
 // is a kept-alive connection that the daemon had already closed: a request
-// that failed before any reply byte arrived is sent once more on a new
-// connection (that is not counted as an attempt).
+// that could not be sent, or a GET/PUT/DELETE whose connection closed before
+// any reply byte arrived, is sent once more on a new connection (not counted
+// as an attempt). A POST whose reply was lost is a kConnect error.
 //
 // Thread-safe: calls may run concurrently; each takes a connection from a
 // small pool (keep-alive) or opens one.

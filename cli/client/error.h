@@ -15,7 +15,7 @@ namespace kmsd::client {
 struct ClientError {
   enum class Kind {
     kHttp,             // the daemon answered with a non-success status (see status, code)
-    kConnect,          // name resolution or TCP connect failed (e.g. connection refused)
+    kConnect,          // resolve/connect failed (e.g. refused), or the connection broke
     kTimeout,          // connect, send or receive took longer than its timeout
     kTls,              // TLS handshake failed (certificate, hostname, client cert)
     kProtocol,         // the reply was not HTTP/JSON of the contract's shape

@@ -36,8 +36,12 @@ ClientError FromNetError(const beast::error_code& ec, std::string_view step) {
   if (ec.category() == asio::error::get_ssl_category() || ec == ssl::error::stream_truncated) {
     return Failure(ClientError::Kind::kTls, std::string(step) + " failed: " + ec.message());
   }
-  const auto kind = step == "connect" || step == "resolve" ? ClientError::Kind::kConnect
-                                                           : ClientError::Kind::kProtocol;
+  // A reply Beast cannot parse is a protocol error; anything else (reset,
+  // EOF, broken pipe, refused) means the daemon went away: unavailable.
+  const auto kind = ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+                            ec != http::error::end_of_stream
+                        ? ClientError::Kind::kProtocol
+                        : ClientError::Kind::kConnect;
   return Failure(kind, std::string(step) + " failed: " + ec.message());
 }
 
@@ -224,9 +228,12 @@ CallResult<HttpResponse> HttpConnection::RoundTrip(std::string_view method, std:
   const auto storage = impl.buffer.prepare(impl.buffer.capacity());
   OPENSSL_cleanse(storage.data(), storage.size());
   if (ec) {
-    *nothing_received =
-        received == 0 && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-                          ec == asio::error::eof);
+    // The daemon may have read and acted on the request before the connection
+    // broke: only an idempotent request may be resent after a failed read.
+    const bool idempotent = method == "GET" || method == "PUT" || method == "DELETE";
+    *nothing_received = idempotent && received == 0 &&
+                        (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                         ec == asio::error::eof);
     impl.Close();
     return FromNetError(ec, "receive");
   }

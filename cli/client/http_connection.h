@@ -57,8 +57,9 @@ class HttpConnection {
 
   // Sends one request and reads its reply. `bearer` may be empty. The reply
   // body is limited to 16 MiB. On any failure the connection is dead.
-  // `nothing_received` is set when the failure happened before any byte of
-  // the reply arrived (a stale keep-alive connection): the caller may resend.
+  // `nothing_received` is set when resending is safe: the request could not
+  // be sent, or (GET/PUT/DELETE only) the connection closed before any byte of
+  // the reply arrived (a stale keep-alive connection).
   CallResult<HttpResponse> RoundTrip(std::string_view method, std::string_view target,
                                      std::string_view body, std::string_view bearer,
                                      std::chrono::milliseconds timeout, bool* nothing_received);

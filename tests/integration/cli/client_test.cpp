@@ -107,6 +107,24 @@ TEST(ClientTest, KeepsTheConnectionAliveAndRecoversWhenTheServerClosesIt) {
   EXPECT_EQ(daemon.connections(), 2);  // one reused for 1-2, a new one after the close
 }
 
+TEST(ClientTest, StaleKeepAliveConnectionIsResentOnlyForIdempotentRequests) {
+  int n = 0;
+  FakeDaemon daemon([&](const FakeRequest&) {
+    ++n;
+    return FakeReply{200, "{}", false, /*drop=*/n == 2 || n == 4};
+  });
+  auto client = Make(daemon);
+  ASSERT_TRUE(client->ListKeys());  // 1
+  // 2 dropped on the kept-alive connection, resent on a new one as 3.
+  ASSERT_TRUE(client->ListKeys());
+  EXPECT_EQ(daemon.requests(), 3);
+  // A POST whose reply is lost (4) is not resent: the daemon may have acted.
+  auto rotated = client->RotateKey();
+  ASSERT_FALSE(rotated);
+  EXPECT_EQ(rotated.error().kind, ClientError::Kind::kConnect);
+  EXPECT_EQ(daemon.requests(), 4);
+}
+
 TEST(ClientTest, DecryptCacheServesRepeatsAndKeepsCallersApart) {
   FakeDaemon daemon([](const FakeRequest&) { return DecryptReply(); });
   auto cache = std::make_shared<KeyCache>();

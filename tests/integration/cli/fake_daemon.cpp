@@ -76,6 +76,7 @@ void FakeDaemon::ServeConnection(Stream& stream) {
     FakeRequest in{std::string(request.method_string()), std::string(request.target()),
                    request.body(), std::string(request[http::field::authorization])};
     const FakeReply out = handler_(in);
+    if (out.drop) return;
     http::response<http::string_body> response{static_cast<http::status>(out.status), 11};
     response.set(http::field::content_type, "application/json");
     response.body() = out.body;

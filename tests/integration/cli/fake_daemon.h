@@ -29,6 +29,7 @@ struct FakeReply {
   int status = 200;
   std::string body;
   bool close = false;
+  bool drop = false;  // close the connection without replying
 };
 
 // Serve HTTPS instead of HTTP: the server's certificate chain and key (PEM),

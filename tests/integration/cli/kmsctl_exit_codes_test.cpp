@@ -101,6 +101,13 @@ TEST(KmsctlTransportTest, ConnectionRefusedExitsFourWithAHint) {
   EXPECT_NE(result.err.find("kmsd --dev"), std::string::npos) << result.err;
 }
 
+TEST(KmsctlTransportTest, ConnectionDroppedWithoutReplyExitsFour) {
+  FakeDaemon daemon([](const FakeRequest&) { return FakeReply{200, "", false, /*drop=*/true}; });
+  const auto result = Generate(daemon);
+  EXPECT_EQ(result.exit_code, kExitUnavailable) << result.err;
+  EXPECT_EQ(daemon.requests(), 1);
+}
+
 TEST(KmsctlUsageTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunProcess({KMSCTL_PATH, "datakey", "generate"}).exit_code, kExitUsage);
   EXPECT_EQ(RunProcess({KMSCTL_PATH, "no-such-command"}).exit_code, kExitUsage);
