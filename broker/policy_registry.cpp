@@ -1,5 +1,7 @@
 #include "broker/policy_registry.h"
 
+#include <vector>
+
 namespace kmsd::broker {
 namespace {
 
@@ -44,9 +46,32 @@ PolicyRegistry::Put(std::string_view tenant, std::string_view document_json, Ins
   return shared;
 }
 
-void PolicyRegistry::Reload() {
-  std::lock_guard lock(mutex_);
-  cache_.clear();
+Status PolicyRegistry::Reload() {
+  std::vector<std::string> tenants;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [tenant, policy] : cache_) tenants.push_back(tenant);
+  }
+  std::string kept;
+  for (const std::string& tenant : tenants) {
+    auto row = store_.GetPolicy(tenant);
+    if (!row) return row.error();
+    if (!*row) continue;
+    auto compiled = policy::ParsePolicyDocument((*row)->document_json);
+    if (!compiled) {
+      kept += (kept.empty() ? "" : ", ") + tenant;
+      continue;
+    }
+    compiled->SetVersion((*row)->version, (*row)->updated_at);
+    auto shared = std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
+    std::lock_guard lock(mutex_);
+    cache_[tenant] = std::move(shared);
+  }
+  if (!kept.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     "stored policy no longer parses; previous policy kept for tenant(s) " + kept);
+  }
+  return {};
 }
 
 }  // namespace kmsd::broker

@@ -35,8 +35,11 @@ class PolicyRegistry {
   boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError> Put(
       std::string_view tenant, std::string_view document_json, Instant now);
 
-  // Drops every cached policy; the next Get reloads from the store (SIGHUP).
-  void Reload();
+  // Re-reads the newest stored document of every tenant loaded so far
+  // (SIGHUP). A tenant whose stored document no longer parses keeps the
+  // policy in force; the error names those tenants (kInternal) or the store
+  // (kStoreUnavailable). Tenants not loaded yet load on their next Get.
+  Status Reload();
 
  private:
   store::RecordStore& store_;

@@ -319,7 +319,8 @@ Status App::Start() {
 Status App::Reload() {
   Parts& p = *parts_;
   std::vector<std::string> failures;
-  p.broker->policies().Reload();
+  if (auto st = p.broker->policies().Reload(); !st)
+    failures.push_back("policies: " + st.error().message);
   if (auto keys = LoadJwks(p.config.identity.jwks_file, jose::kAllAlgorithms); keys) {
     p.identity->ReplaceKeys(*keys);
   } else {

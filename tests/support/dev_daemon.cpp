@@ -105,6 +105,10 @@ void DevDaemon::Kill() {
   pid_ = -1;
 }
 
+void DevDaemon::Signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
 int DevDaemon::Terminate() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

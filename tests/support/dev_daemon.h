@@ -25,6 +25,8 @@ class DevDaemon {
   bool WaitHealthy(std::chrono::seconds limit);
   // SIGKILL and reap: the crash every durability promise is about.
   void Kill();
+  // Sends `signal` (e.g. SIGHUP) without waiting.
+  void Signal(int signal);
   // SIGTERM and reap; returns the exit status (as waitpid reports it), -1 if gone.
   int Terminate();
 

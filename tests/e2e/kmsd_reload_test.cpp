@@ -1,0 +1,134 @@
+// SIGHUP on a real `kmsd --dev`: policies and identity-provider keys are
+// re-read; a reload that finds a broken policy or key file keeps the state in
+// force and says why in the log.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <thread>
+
+#include "broker/jose/dev_tokens.h"
+#include "tests/e2e/beast_client.h"
+#include "tests/support/dev_daemon.h"
+#include "tests/support/softhsm_token.h"
+#include "tests/support/temp_dir.h"
+
+namespace kmsd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+namespace dev = jose::dev;
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void Sql(const fs::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  const int changes = sqlite3_changes(db);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << sql;
+  ASSERT_EQ(changes, 1) << sql;
+}
+
+class KmsdReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kSoftHsmModulePath)) {
+      if (IsCi()) FAIL() << "SoftHSM2 missing under CI=true";
+      GTEST_SKIP() << "SoftHSM2 missing";
+    }
+    daemon_ = std::make_unique<DevDaemon>(KMSD_PATH, data_, log_);
+    ASSERT_TRUE(daemon_->WaitHealthy(120s)) << Slurp(log_);
+    auto signer = jose::JwsSigner::FromPrivateKeyFile(
+        std::string(dev::kIdentityKid), data_ / dev::kIdentityKeyFile, dev::kIdentityAlgorithm);
+    dev::IdentityTokenSpec spec;
+    spec.tenant = "acme";
+    spec.subject = "admin";
+    spec.roles = {"encrypt", "decrypt", "admin"};
+    spec.now = SystemClock().Now();
+    bearer_ = dev::MintIdentityToken(signer.value(), spec).value();
+  }
+
+  e2e::Reply Call(std::string method, std::string target, std::string body = "") {
+    return e2e::Send(daemon_->port(), {.method = std::move(method),
+                                       .target = std::move(target),
+                                       .body = std::move(body),
+                                       .bearer = bearer_});
+  }
+
+  unsigned DecryptStatus(const std::string& context_id) {
+    auto signer = jose::JwsSigner::FromPrivateKeyFile(
+        std::string(dev::kSignerKid), data_ / dev::kSignerKeyFile, dev::kSignerAlgorithm);
+    dev::AuthorizationTokenSpec spec;
+    spec.tenant = "acme";
+    spec.context_id = context_id;
+    spec.now = SystemClock().Now();
+    boost::json::object body{
+        {"context_id", context_id},
+        {"authorization_token", dev::MintAuthorizationToken(signer.value(), spec).value()}};
+    return Call("POST", "/v1/datakeys/decrypt", boost::json::serialize(body)).status;
+  }
+
+  // SIGHUP, then waits until the log shows the reload's outcome line.
+  void Reload(const std::string& expected_line) {
+    daemon_->Signal(SIGHUP);
+    for (int i = 0; i < 100 && Slurp(log_).find(expected_line) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_NE(Slurp(log_).find(expected_line), std::string::npos) << Slurp(log_);
+  }
+
+  TempDir dir_{"kmsd-e2e-reload"};
+  fs::path data_ = dir_.path() / "data";
+  fs::path log_ = dir_.path() / "kmsd.log";
+  std::unique_ptr<DevDaemon> daemon_;
+  std::string bearer_;
+};
+
+TEST_F(KmsdReloadTest, ValidPolicyChangeTakesEffectAndABrokenOneKeepsThePolicyInForce) {
+  const auto generated =
+      Call("POST", "/v1/datakeys", R"({"asset_type":"recording","asset_id":"r-1"})");
+  ASSERT_EQ(generated.status, 201u) << generated.body;
+  const std::string ctx(boost::json::parse(generated.body).at("context_id").as_string());
+  ASSERT_EQ(Call("PUT", "/v1/policy",
+                 R"({"default":"allow","rules":[{"id":"deny-recordings","effect":"deny",)"
+                 R"("operations":["decrypt"],"asset_types":["recording"]}]})")
+                .status,
+            200u);
+  ASSERT_EQ(DecryptStatus(ctx), 403u);
+
+  // The stored document changes out of band (e.g. restored from a backup).
+  Sql(data_ / "kmsd.db",
+      R"(UPDATE policies SET document='{"default":"allow","rules":[]}' WHERE tenant='acme')");
+  EXPECT_EQ(DecryptStatus(ctx), 403u) << "the cached policy is in force until SIGHUP";
+  Reload("reload: policies, keys and certificates re-read");
+  EXPECT_EQ(DecryptStatus(ctx), 200u);
+
+  // A broken document: the reload says so and the policy in force stays.
+  Sql(data_ / "kmsd.db", "UPDATE policies SET document='{broken' WHERE tenant='acme'");
+  Reload("previous policy kept for tenant(s) acme");
+  EXPECT_EQ(DecryptStatus(ctx), 200u);
+}
+
+TEST_F(KmsdReloadTest, BrokenIdentityKeyFileKeepsTheKeysInForce) {
+  ASSERT_EQ(Call("GET", "/v1/keys").status, 200u);
+  const fs::path jwks = data_ / dev::kIdentityJwksFile;
+  const std::string good = Slurp(jwks);
+  std::ofstream(jwks, std::ios::trunc) << "not a key set";
+  Reload("identity provider keys");
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 200u) << "the previous keys stay in force";
+  std::ofstream(jwks, std::ios::trunc) << good;
+  Reload("reload: policies, keys and certificates re-read");
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 200u);
+}
+
+}  // namespace
+}  // namespace kmsd::testing
