@@ -12,18 +12,22 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/jose/dev_tokens.h"
 #include "common/result.h"
 #include "common/time.h"
 
 namespace kmsd::kmsctl {
 
-inline constexpr std::string_view kDevIdpKeyFile = "dev-idp.key";
-inline constexpr std::string_view kDevIdpKid = "dev-idp";
-inline constexpr std::string_view kDevIdpIssuer = "kmsd-dev-idp";
-inline constexpr std::string_view kDevStorageKeyFile = "dev-storage-signer.key";
-inline constexpr std::string_view kDevStorageKid = "dev-storage-signer";
-inline constexpr std::string_view kDevStorageIssuer = "kmsd-dev-storage";
-inline constexpr std::string_view kDevAudience = "kmsd";
+// One definition of the dev layout and claims, shared with `kmsd --dev`.
+inline constexpr std::string_view kDevIdpKeyFile = jose::dev::kIdentityKeyFile;
+inline constexpr std::string_view kDevIdpKid = jose::dev::kIdentityKid;
+inline constexpr std::string_view kDevIdpIssuer = jose::dev::kIdentityIssuer;
+inline constexpr std::string_view kDevStorageKeyFile = jose::dev::kSignerKeyFile;
+inline constexpr std::string_view kDevStorageKid = jose::dev::kSignerKid;
+inline constexpr std::string_view kDevStorageIssuer = jose::dev::kSignerIssuer;
+inline constexpr std::string_view kDevAudience = jose::dev::kBrokerId;
+static_assert(jose::dev::kIdentityAudience == jose::dev::kBrokerId,
+              "dev mode uses one audience for both token kinds");
 
 // "[-]N{s|m|h}", e.g. "90s", "5m", "1h", "-1m". kInvalidArgument otherwise
 // (including overflow beyond ±10 years).
