@@ -16,9 +16,9 @@ TEST(StrictJsonTest, SameKeyInDifferentObjectsIsFine) {
 }
 
 TEST(StrictJsonTest, RejectsDuplicateKeysAtAnyDepth) {
-  for (const char* bad : {R"({"a": 1, "a": 2})", R"({"x": {"a": 1, "a": 1}})",
-                          R"([{"k": 1}, {"k": 1, "k": 2}])",
-                          R"({"a\u0062": 1, "ab": 2})"}) {  // escapes are decoded first
+  for (const char* bad :
+       {R"({"a": 1, "a": 2})", R"({"x": {"a": 1, "a": 1}})", R"([{"k": 1}, {"k": 1, "k": 2}])",
+        R"({"a\u0062": 1, "ab": 2})"}) {  // escapes are decoded first
     const auto value = ParseStrictJson(bad);
     ASSERT_FALSE(value) << bad;
     EXPECT_EQ(value.error().code, ErrorCode::kInvalidArgument);
@@ -27,10 +27,10 @@ TEST(StrictJsonTest, RejectsDuplicateKeysAtAnyDepth) {
 
 TEST(StrictJsonTest, RejectsMalformedInput) {
   for (const std::string& bad :
-       {std::string(""), std::string("{"), std::string(R"({"a": 1,})"),
-        std::string("[1, 2,]"), std::string("{\"a\": 1} // c"), std::string("{'a': 1}"),
-        std::string("{\"a\": 1} {}"), std::string("{\"a\": \"\xff\xfe\"}"),
-        std::string("{\"a\": \"\xc0\xaf\"}"), std::string("{\"a\": \"\xed\xa0\x80\"}")}) {
+       {std::string(""), std::string("{"), std::string(R"({"a": 1,})"), std::string("[1, 2,]"),
+        std::string("{\"a\": 1} // c"), std::string("{'a': 1}"), std::string("{\"a\": 1} {}"),
+        std::string("{\"a\": \"\xff\xfe\"}"), std::string("{\"a\": \"\xc0\xaf\"}"),
+        std::string("{\"a\": \"\xed\xa0\x80\"}")}) {
     const auto value = ParseStrictJson(bad);
     EXPECT_FALSE(value) << bad;
   }
