@@ -45,7 +45,10 @@ struct AuditLog::Waiter {
 AuditLog::AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> signer)
     : options_(std::move(options)), signer_(std::move(signer)) {}
 
-AuditLog::~AuditLog() { Close(); }
+AuditLog::~AuditLog() {
+  Close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
                                                  std::shared_ptr<CheckpointSigner> signer) {
@@ -55,6 +58,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
     return MakeError(ErrorCode::kInvalidArgument, "invalid audit log options");
   }
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(signer)));
+  if (auto s = log->LockDirectory(); !s) return s.error();
   if (auto s = log->Recover(); !s) return s.error();
   log->writer_ = std::thread(&AuditLog::WriterLoop, log.get());
   return log;

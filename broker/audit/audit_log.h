@@ -148,7 +148,8 @@ class AuditLog {
 
   explicit AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> signer);
   bool SinkOpen() const noexcept { return healthy_.load(std::memory_order_acquire); }
-  Status Recover();  // start-up scan, torn-tail removal, index
+  Status LockDirectory();  // one writer per directory, across processes
+  Status Recover();        // start-up scan, torn-tail removal, index
   void WriterLoop();
   void WriteBatch(std::vector<std::shared_ptr<Waiter>>& batch);
   bool WriteDurably(const std::string& bytes);  // write + fdatasync + still linked
@@ -166,6 +167,7 @@ class AuditLog {
 
   // Writer-thread state (also touched by Recover before the thread starts).
   int fd_ = -1;
+  int lock_fd_ = -1;  // DIR/audit.lock, flock'ed for the life of the log
   std::uint32_t file_number_ = 0;
   std::uint64_t file_size_ = 0;  // bytes of complete, durable lines
   Digest last_hash_ = kGenesisDigest;

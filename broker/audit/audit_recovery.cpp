@@ -1,7 +1,10 @@
 // AuditLog start-up: read the chain, rebuild the index, remove a torn tail.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "broker/audit/audit_files.h"
 #include "broker/audit/audit_log.h"
@@ -16,10 +19,32 @@ Error Unavailable(std::string message) {
 
 }  // namespace
 
-Status AuditLog::Recover() {
+// Two writers would each extend the chain from their own idea of its head
+// and break it for good; a second kmsd on the same config (or the same dev
+// data dir) must fail before it reads or writes a line. The lock is released
+// by the kernel when the process dies, so a crash never leaves it behind.
+Status AuditLog::LockDirectory() {
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) return Unavailable("audit directory cannot be created");
+  const auto path = options_.dir / "audit.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Unavailable("audit lock file cannot be opened: " + path.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int saved_errno = errno;
+    ::close(fd);
+    if (saved_errno == EWOULDBLOCK) {
+      return MakeError(ErrorCode::kConflict,
+                       "audit directory " + options_.dir.string() +
+                           " is in use by another kmsd process (it holds audit.lock)");
+    }
+    return Unavailable("audit lock file cannot be locked: " + path.string());
+  }
+  lock_fd_ = fd;
+  return {};
+}
+
+Status AuditLog::Recover() {
   const auto files = ListAuditFiles(options_.dir);
   recovery_.files = files.size();
 

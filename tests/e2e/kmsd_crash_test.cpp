@@ -181,5 +181,43 @@ TEST(KmsdCrashTest, EveryReleasedKeyHasItsEventInTheVerifiedChainAfterSigkill) {
   EXPECT_GT(released.decrypted.size(), 0u);
 }
 
+// An operator runs `kmsd` by hand while the service is up (same config, here
+// the same dev data dir): the second process must exit before it writes a
+// line, and the running daemon's chain must still verify afterwards.
+TEST(KmsdCrashTest, SecondDaemonOnTheSameDataDirExitsAndTheChainStaysIntact) {
+  if (!fs::exists(kSoftHsmModulePath)) {
+    if (IsCi()) FAIL() << "SoftHSM2 missing under CI=true";
+    GTEST_SKIP() << "SoftHSM2 missing";
+  }
+  TempDir dir("kmsd-e2e-second");
+  const fs::path data = dir.path() / "data";
+  DevDaemon first(KMSD_PATH, data, dir.path() / "first.log");
+  ASSERT_TRUE(first.WaitHealthy(120s));
+  const std::string bearer = Bearer(data, SystemClock().Now());
+  const e2e::Call generate{.method = "POST",
+                           .target = "/v1/datakeys",
+                           .body = R"({"asset_type":"recording","asset_id":"a/1"})",
+                           .bearer = bearer};
+  ASSERT_EQ(e2e::Send(first.port(), generate).status, 201u);
+
+  {
+    DevDaemon second(KMSD_PATH, data, dir.path() / "second.log");
+    EXPECT_FALSE(second.WaitHealthy(60s)) << "a second daemon served the same data dir";
+  }
+  std::ifstream second_log(dir.path() / "second.log");
+  const std::string second_text((std::istreambuf_iterator<char>(second_log)), {});
+  EXPECT_NE(second_text.find("in use by another kmsd process"), std::string::npos) << second_text;
+
+  ASSERT_EQ(e2e::Send(first.port(), generate).status, 201u);
+  EXPECT_EQ(first.Terminate(), 0);
+  std::vector<fs::path> files;
+  for (const auto& file : audit::ListAuditFiles(data / "audit")) files.push_back(file.path);
+  std::ifstream key_file(data / "audit" / "audit-signer.pub.pem");
+  const std::string key((std::istreambuf_iterator<char>(key_file)), {});
+  const auto report = audit::VerifyAuditFiles(
+      files, std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
+  EXPECT_EQ(report.status, audit::VerifyReport::Status::kOk) << audit::FormatVerifyReport(report);
+}
+
 }  // namespace
 }  // namespace kmsd::testing

@@ -47,6 +47,33 @@ TEST_F(AuditLogTest, AppendReturnsSeqOnlyWhenTheLineIsInTheFile) {
   EXPECT_TRUE(log->Healthy());
 }
 
+// A second writer on one directory would extend the chain from a stale head
+// (a second kmsd started by hand next to the service): it must be refused
+// before it touches a file, and the first writer's chain must stay intact.
+TEST_F(AuditLogTest, SecondWriterOnTheSameDirectoryIsRefusedAndChangesNothing) {
+  auto first = OpenLog(TestOptions(dir_.path()));
+  ASSERT_TRUE(first->Append(MakeEvent("acme", 1)));
+  ASSERT_TRUE(first->Append(MakeEvent("acme", 2)));
+  const auto files_before = FilesOf(dir_.path());
+  const std::string bytes_before = ReadFile(dir_.path() / AuditFileName(1));
+
+  auto second = AuditLog::Open(TestOptions(dir_.path()), signer_);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+  EXPECT_NE(second.error().message.find("in use by another kmsd process"), std::string::npos);
+  EXPECT_EQ(FilesOf(dir_.path()), files_before);
+  EXPECT_EQ(ReadFile(dir_.path() / AuditFileName(1)), bytes_before);
+
+  ASSERT_TRUE(first->Append(MakeEvent("acme", 3)));
+  first.reset();  // closes (final checkpoint) and releases the lock
+  EXPECT_EQ(Verify().status, VerifyReport::Status::kOk);
+  auto reopened = OpenLog(TestOptions(dir_.path()));
+  ASSERT_NE(reopened, nullptr);
+  auto next = reopened->Append(MakeEvent("acme", 4));
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, 3u);
+}
+
 TEST_F(AuditLogTest, InvalidEventIsRefusedAndConsumesNoSeq) {
   auto log = OpenLog(TestOptions(dir_.path()));
   AuditEvent bad = MakeEvent("acme", 1);
