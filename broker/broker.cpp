@@ -31,6 +31,7 @@ Broker::Broker(BrokerOptions options, const TenantRouter& router, store::RecordS
                AuditSink& audit, jose::AuthorizationTokenVerifier& authorization,
                const Clock& clock)
     : options_(options),
+      router_(router),
       store_(store),
       audit_(audit),
       authorization_(authorization),
@@ -56,6 +57,11 @@ Status Broker::Audit(audit::AuditEvent event) {
                   ErrorCodeName(appended.error().code));
     return appended.error();
   }
+  return {};
+}
+
+Status Broker::AdmitTenant(std::string_view tenant) const {
+  if (auto routed = router_.Route(tenant); !routed) return routed.error();
   return {};
 }
 
@@ -129,6 +135,7 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
   };
 
   if (!HasRole(caller, policy::kRoleDecrypt)) return refuse(Forbidden());
+  if (auto known = AdmitTenant(caller.tenant); !known) return refuse(known.error());
   if (auto valid = store::ValidateContextId(request.context_id); !valid) return valid.error();
 
   auto claims = authorization_.Verify(request.authorization_token,
@@ -186,6 +193,7 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
 
 Result<RecordInfo> Broker::GetRecord(const Caller& caller, std::string_view context_id) {
   if (caller.roles == 0) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   if (auto valid = store::ValidateContextId(context_id); !valid) return valid.error();
   auto record = store_.Find(caller.tenant, context_id);
   if (!record) return record.error();
@@ -196,6 +204,7 @@ Result<RecordInfo> Broker::GetRecord(const Caller& caller, std::string_view cont
 
 Status Broker::DestroyRecord(const Caller& caller, std::string_view context_id) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   if (auto valid = store::ValidateContextId(context_id); !valid) return valid.error();
   const Instant now = clock_.Now();
   auto record = store_.Find(caller.tenant, context_id);
@@ -213,11 +222,13 @@ Status Broker::DestroyRecord(const Caller& caller, std::string_view context_id) 
 
 Result<std::vector<store::KekVersionInfo>> Broker::ListKeks(const Caller& caller) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   return keks_.List(caller.tenant);
 }
 
 Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   auto rotated = keks_.Rotate(caller.tenant);
   if (!rotated) return rotated.error();
   audit::AuditEvent event = EventFor(caller, audit::Operation::kRotateKek, clock_.Now());
@@ -230,6 +241,7 @@ Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
 Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint32_t version,
                                                 bool force) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   auto shredded = keks_.DestroyVersion(caller.tenant, version, force);
   if (!shredded) return shredded.error();
   audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyKek, clock_.Now());
@@ -242,6 +254,7 @@ Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint3
 
 Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batch) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   auto versions = keks_.List(caller.tenant);
   if (!versions) return versions.error();
   auto service = keks_.KeyServiceFor(caller.tenant);
@@ -294,12 +307,15 @@ Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batc
 
 Result<std::shared_ptr<const policy::CompiledPolicy>> Broker::GetPolicy(const Caller& caller) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   return policies_.Get(caller.tenant);
 }
 
 boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError>
 Broker::PutPolicy(const Caller& caller, std::string_view document_json) {
   if (!HasRole(caller, policy::kRoleAdmin)) return policy::PolicyError{Forbidden(), {}};
+  if (auto known = AdmitTenant(caller.tenant); !known)
+    return policy::PolicyError{known.error(), {}};
   auto stored = policies_.Put(caller.tenant, document_json, clock_.Now());
   if (!stored) return stored.error();
   audit::AuditEvent event = EventFor(caller, audit::Operation::kPolicyChange, clock_.Now());
@@ -313,6 +329,7 @@ Broker::PutPolicy(const Caller& caller, std::string_view document_json) {
 
 Result<PolicyEvaluation> Broker::EvaluatePolicy(const Caller& caller, const policy::Facts& facts) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   auto policy = policies_.Get(caller.tenant);
   if (!policy) return policy.error();
   policy::Explanation explanation = (*policy)->Explain(facts);

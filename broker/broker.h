@@ -144,12 +144,21 @@ class Broker {
 
   PolicyRegistry& policies() { return policies_; }
 
+  // OK when `tenant` may be served: configured, or any well-formed name in
+  // dev mode (the router provisions on first use). kPermissionDenied
+  // "unknown tenant" otherwise, kInvalidArgument for a malformed name. Every
+  // flow checks it first, so an unconfigured tenant can neither read nor
+  // write anything (policies, records, audit); the API checks it before
+  // serving a tenant's audit events, which do not pass through the broker.
+  Status AdmitTenant(std::string_view tenant) const;
+
  private:
   audit::AuditEvent EventFor(const Caller& caller, audit::Operation operation, Instant now) const;
   // Appends `event`; on failure the caller's flow fails closed with it.
   Status Audit(audit::AuditEvent event);
 
   const BrokerOptions options_;
+  const TenantRouter& router_;
   store::RecordStore& store_;
   AuditSink& audit_;
   jose::AuthorizationTokenVerifier& authorization_;

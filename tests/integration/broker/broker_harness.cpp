@@ -32,7 +32,12 @@ std::unique_ptr<BrokerHarness> BrokerHarness::Create(const TempDir& dir, SoftHsm
   auto keys = hsm::OpenPkcs11KeyService(token.Config());
   if (!keys) return fail("open token", keys.error());
   h->keys_ = std::move(*keys);
-  h->router_ = std::make_unique<broker::TenantRouter>(h->keys_);
+  if (options.configured_tenants.empty()) {
+    h->router_ = std::make_unique<broker::TenantRouter>(h->keys_);
+  } else {
+    h->router_ = std::make_unique<broker::TenantRouter>();
+    for (const auto& tenant : options.configured_tenants) h->router_->Add(tenant, h->keys_);
+  }
   if (second_token != nullptr) {
     auto second = hsm::OpenPkcs11KeyService(second_token->Config());
     if (!second) return fail("open second token", second.error());

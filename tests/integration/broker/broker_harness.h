@@ -45,6 +45,9 @@ struct HarnessOptions {
   std::uint64_t reservation_block = 4096;
   // Tenants served by a second token of their own (the others use the first).
   std::vector<std::string> second_token_tenants;
+  // Non-empty: production routing, only these tenants (on the first token);
+  // empty: dev routing, every tenant provisioned on first use.
+  std::vector<std::string> configured_tenants;
 };
 
 class BrokerHarness {

@@ -58,6 +58,20 @@ class BrokerTest : public ::testing::Test {
     ASSERT_EQ(rc, SQLITE_OK) << text;
   }
 
+  // Rows of `tenant` in `table`, read straight from the store's file.
+  int AdmittedTenantRows(const std::string& table, const std::string& tenant) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(harness_->db_path().c_str(), &db), SQLITE_OK);
+    const std::string sql = "SELECT count(*) FROM " + table + " WHERE tenant = ?1";
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, tenant.c_str(), -1, SQLITE_TRANSIENT);
+    const int rows = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rows;
+  }
+
   TempDir dir_{"kmsd-broker"};
   std::unique_ptr<SoftHsmToken> token_;
   std::unique_ptr<BrokerHarness> harness_;
@@ -392,6 +406,40 @@ TEST_F(BrokerTest, TwoTenantsOnTwoTokensInOneProcess) {
   EXPECT_EQ(harness_->second_keys()->ListKekVersions("globex").value(),
             std::vector<std::uint32_t>{1});
   EXPECT_TRUE(harness_->second_keys()->ListKekVersions("acme").value().empty());
+}
+
+// Outside dev mode tenants exist only by configuration: a valid admin of an
+// unconfigured tenant can neither read nor write anything, policies included.
+TEST_F(BrokerTest, UnconfiguredTenantIsRefusedByEveryFlowAndLeavesNoTrace) {
+  HarnessOptions options;
+  options.configured_tenants = {"acme"};
+  Open(options);
+  const auto acme = Generate(BrokerHarness::CallerOf("acme", kAllRoles));
+  const Caller other = BrokerHarness::CallerOf("other", kAllRoles);
+  auto expect_unknown = [](const Error& error, const char* flow) {
+    EXPECT_EQ(error.code, ErrorCode::kPermissionDenied) << flow;
+    EXPECT_EQ(error.message, "unknown tenant") << flow;
+  };
+  const std::string policy = R"({"default": "allow", "rules": []})";
+  auto put = broker().PutPolicy(other, policy);
+  ASSERT_FALSE(put);
+  expect_unknown(put.error().error, "PutPolicy");
+  expect_unknown(broker().GetPolicy(other).error(), "GetPolicy");
+  expect_unknown(broker().EvaluatePolicy(other, {}).error(), "EvaluatePolicy");
+  expect_unknown(broker().GetRecord(other, acme.context_id).error(), "GetRecord");
+  expect_unknown(broker().DestroyRecord(other, acme.context_id).error(), "DestroyRecord");
+  expect_unknown(broker().ListKeks(other).error(), "ListKeks");
+  expect_unknown(broker().RotateKek(other).error(), "RotateKek");
+  expect_unknown(broker().DestroyKekVersion(other, 1, true).error(), "DestroyKekVersion");
+  expect_unknown(broker().RewrapStep(other, 10).error(), "RewrapStep");
+  expect_unknown(broker().Generate(other, {"recording", "a/1", {}}).error(), "Generate");
+  expect_unknown(Decrypt(other, acme.context_id).error(), "Decrypt");
+  EXPECT_EQ(AdmittedTenantRows("policies", "other"), 0);
+  EXPECT_EQ(AdmittedTenantRows("records", "other"), 0);
+  EXPECT_EQ(AdmittedTenantRows("kek_versions", "other"), 0);
+  // The configured tenant is untouched and still served.
+  EXPECT_TRUE(broker().PutPolicy(BrokerHarness::CallerOf("acme", kAllRoles), policy));
+  EXPECT_TRUE(Decrypt(BrokerHarness::CallerOf("acme", kAllRoles), acme.context_id));
 }
 
 TEST_F(BrokerTest, SixteenThreadsGenerateAndDecryptWithoutErrors) {
