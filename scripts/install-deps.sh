@@ -12,7 +12,7 @@ PACKAGES=(
   libp11-kit-dev softhsm2 opensc
   libsystemd-dev systemd
   libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata
-  curl jq python3 sound-theme-freedesktop
+  curl jq python3 sound-theme-freedesktop gnuplot-nox
 )
 
 missing=()

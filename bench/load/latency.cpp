@@ -1,0 +1,47 @@
+#include "bench/load/latency.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace kmsd::bench {
+namespace {
+
+double PercentileMs(const std::vector<std::chrono::nanoseconds>& sorted, double fraction) {
+  if (sorted.empty()) return 0;
+  // Nearest rank: the smallest sample with at least `fraction` of samples at or below it.
+  auto rank = static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return std::chrono::duration<double, std::milli>(sorted[rank - 1]).count();
+}
+
+}  // namespace
+
+PhaseSummary Summarize(std::vector<LatencySamples> workers, std::chrono::nanoseconds elapsed) {
+  std::vector<std::chrono::nanoseconds> all;
+  PhaseSummary summary;
+  for (auto& worker : workers) {
+    all.insert(all.end(), worker.durations.begin(), worker.durations.end());
+    summary.errors += worker.errors;
+  }
+  std::sort(all.begin(), all.end());
+  summary.operations = all.size();
+  summary.seconds = std::chrono::duration<double>(elapsed).count();
+  summary.per_second =
+      summary.seconds > 0 ? static_cast<double>(summary.operations) / summary.seconds : 0;
+  summary.p50_ms = PercentileMs(all, 0.50);
+  summary.p99_ms = PercentileMs(all, 0.99);
+  summary.p999_ms = PercentileMs(all, 0.999);
+  return summary;
+}
+
+std::string FormatSummaryLine(const std::string& label, const PhaseSummary& summary) {
+  return fmt::format(
+      "{} ops={} errors={} seconds={:.2f} ops_s={:.1f} p50_ms={:.3f} "
+      "p99_ms={:.3f} p999_ms={:.3f}",
+      label, summary.operations, summary.errors, summary.seconds, summary.per_second,
+      summary.p50_ms, summary.p99_ms, summary.p999_ms);
+}
+
+}  // namespace kmsd::bench

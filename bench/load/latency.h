@@ -1,0 +1,36 @@
+// Latency samples and their summary for the benchmark (not for the daemon).
+//
+// Each worker appends to its own LatencySamples (no locks on the hot path);
+// Summarize merges them once the timed phase is over.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kmsd::bench {
+
+struct LatencySamples {
+  std::vector<std::chrono::nanoseconds> durations;  // successful operations in the timed phase
+  std::uint64_t errors = 0;                         // failed operations in the timed phase
+};
+
+struct PhaseSummary {
+  std::uint64_t operations = 0;  // successful, in the timed phase
+  std::uint64_t errors = 0;
+  double seconds = 0;
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double p999_ms = 0;
+};
+
+// Percentiles by nearest rank over every sample; all zero when there are none.
+PhaseSummary Summarize(std::vector<LatencySamples> workers, std::chrono::nanoseconds elapsed);
+
+// "generate conns=8 ops=1234 errors=0 ops_s=123.4 p50_ms=... p99_ms=... p999_ms=..."
+// One line, key=value, so bench/run.sh can read it with awk.
+std::string FormatSummaryLine(const std::string& label, const PhaseSummary& summary);
+
+}  // namespace kmsd::bench

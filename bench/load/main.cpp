@@ -1,0 +1,69 @@
+// kmsd-bench: the pieces bench/run.sh puts together into one report.
+//
+//   kmsd-bench raw     --dir D --conns 1,8,32,128        the raw token ceiling
+//   kmsd-bench http    --port P --dev-dir D --conns ...  load through a kmsd --dev daemon
+//   kmsd-bench preload --db D/kmsd.db --records N        bulk-fill a stopped daemon's store
+//
+// Each prints key=value lines on stdout (see latency.h) and problems on stderr.
+#include <CLI/CLI.hpp>
+
+#include "bench/load/http_load.h"
+#include "bench/load/preload.h"
+#include "bench/load/raw_token.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kmsd-bench: load generator and raw-token baseline (bench/run.sh runs it)"};
+  app.require_subcommand(1);
+  unsigned warmup = 2;
+  unsigned duration = 10;
+  std::vector<unsigned> connections{1, 8, 32, 128};
+
+  kmsd::bench::RawTokenOptions raw;
+  auto* raw_cmd = app.add_subcommand("raw", "hsm/ operations called directly");
+  raw_cmd->add_option("--dir", raw.dir, "dev token folder (created on first use)")->required();
+
+  kmsd::bench::HttpLoadOptions load;
+  load.operations = {"generate", "decrypt"};
+  auto* http_cmd = app.add_subcommand("http", "keep-alive HTTP load against kmsd --dev");
+  http_cmd->add_option("--port", load.port, "kmsd port on 127.0.0.1")->required();
+  http_cmd->add_option("--dev-dir", load.dev_dir, "the daemon's --data-dir (for signer keys)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  http_cmd->add_option("--tenant", load.tenant, "tenant of the bearer token");
+  http_cmd->add_option("--ops", load.operations, "generate and/or decrypt, in order")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"generate", "decrypt"}));
+  http_cmd->add_option("--contexts-in", load.contexts_in, "context ids to decrypt, one per line");
+  http_cmd->add_option("--contexts-out", load.contexts_out, "write the generated context ids here");
+
+  for (auto* cmd : {raw_cmd, http_cmd}) {
+    cmd->add_option("--conns", connections, "connection (thread) counts, one round each")
+        ->delimiter(',');
+    cmd->add_option("--warmup", warmup, "seconds before the clock starts");
+    cmd->add_option("--duration", duration, "timed seconds per round")->check(CLI::Range(1, 3600));
+  }
+
+  kmsd::bench::PreloadOptions preload;
+  auto* preload_cmd = app.add_subcommand("preload", "bulk-fill a stopped daemon's store");
+  preload_cmd->add_option("--db", preload.database, "the daemon's kmsd.db")
+      ->required()
+      ->check(CLI::ExistingFile);
+  preload_cmd->add_option("--tenant", preload.tenant, "tenant to fill");
+  preload_cmd->add_option("--records", preload.total_records, "records the tenant ends with")
+      ->required();
+
+  CLI11_PARSE(app, argc, argv);
+  if (*raw_cmd) {
+    raw.threads = connections;
+    raw.warmup = std::chrono::seconds(warmup);
+    raw.duration = std::chrono::seconds(duration);
+    return kmsd::bench::RunRawToken(raw);
+  }
+  if (*http_cmd) {
+    load.connections = connections;
+    load.warmup = std::chrono::seconds(warmup);
+    load.duration = std::chrono::seconds(duration);
+    return kmsd::bench::RunHttpLoad(load);
+  }
+  return kmsd::bench::RunPreload(preload);
+}

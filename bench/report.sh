@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Turns bench/run.sh's raw outputs in DIR into report.md (stdout), the data
+# files and two PNG plots (gnuplot). Usage: bench/report.sh DIR DAEMON_RSS_MIB DB_MIB
+set -euo pipefail
+DIR=$1
+DAEMON_RSS=${2:-?}
+DB_MIB=${3:-?}
+
+# kv FILE PREFIX CONNS KEY: value of KEY on the line starting "PREFIX conns=CONNS ".
+kv() {
+  awk -v p="$2" -v c="conns=$3" -v k="$4" '$1 == p && $2 == c {
+    for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+
+conns=$(awk '$1 == "raw_generate" { sub("conns=", "", $2); print $2 }' "$DIR/raw.txt")
+: >"$DIR/throughput.dat"
+best_gen_ratio=0
+best_dec_ratio=0
+echo "# kmsd benchmark"
+echo
+echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); SoftHSM2 $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo '?'), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1)."
+echo
+echo "## Throughput and latency (daemon ÷ raw token, same run)"
+echo
+echo "| conns | raw gen+wrap/s | generate/s | ratio | p50 ms | p99 ms | p99.9 ms | errors | raw unwrap/s | decrypt/s | ratio | p50 ms | p99 ms | p99.9 ms | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for c in $conns; do
+  rg=$(kv "$DIR/raw.txt" raw_generate "$c" ops_s); ru=$(kv "$DIR/raw.txt" raw_unwrap "$c" ops_s)
+  g=$(kv "$DIR/http.txt" generate "$c" ops_s); d=$(kv "$DIR/http.txt" decrypt "$c" ops_s)
+  rgen=$(ratio "$g" "$rg"); rdec=$(ratio "$d" "$ru")
+  best_gen_ratio=$(awk -v a="$best_gen_ratio" -v b="$rgen" 'BEGIN { print (b > a ? b : a) }')
+  best_dec_ratio=$(awk -v a="$best_dec_ratio" -v b="$rdec" 'BEGIN { print (b > a ? b : a) }')
+  echo "| $c | $rg | $g | $rgen | $(kv "$DIR/http.txt" generate "$c" p50_ms) | $(kv "$DIR/http.txt" generate "$c" p99_ms) | $(kv "$DIR/http.txt" generate "$c" p999_ms) | $(kv "$DIR/http.txt" generate "$c" errors) | $ru | $d | $rdec | $(kv "$DIR/http.txt" decrypt "$c" p50_ms) | $(kv "$DIR/http.txt" decrypt "$c" p99_ms) | $(kv "$DIR/http.txt" decrypt "$c" p999_ms) | $(kv "$DIR/http.txt" decrypt "$c" errors) |"
+  echo "$c $rg $ru $g $d $(kv "$DIR/raw.txt" raw_generate "$c" p99_ms) $(kv "$DIR/raw.txt" raw_unwrap "$c" p99_ms) $(kv "$DIR/http.txt" generate "$c" p99_ms) $(kv "$DIR/http.txt" decrypt "$c" p99_ms)" >>"$DIR/throughput.dat"
+done
+echo
+echo "Daemon RSS after the throughput rounds: $DAEMON_RSS MiB."
+echo
+echo "## Scale (decrypt at 32 connections against a preloaded store)"
+echo
+echo "| records | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+: >"$DIR/scale.dat"
+while read -r line; do
+  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
+  echo "| $(get records) | $(get startup_ms) | $(get rss_mib) | $(get ops_s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+  echo "$(get records) $(get ops_s) $(get rss_mib) $(get p99_ms) $(get startup_ms)" >>"$DIR/scale.dat"
+done <"$DIR/scale.txt"
+echo
+echo "Store file at the largest size: $DB_MIB MiB."
+echo
+echo "## Policy evaluation and file encryption"
+echo
+echo '```'
+grep -E "^BM_" "$DIR/policy.txt" | awk '{print $1, $NF}'
+grep -E "^(baseline|seq|2 |copy)" "$DIR/recording.txt" || true
+echo '```'
+echo
+echo "## Targets"
+echo
+check() { if awk "BEGIN { exit !($2) }"; then echo "- [met] $1"; else echo "- [MISSED] $1"; fi; }
+check "generate ≥ 0.5 × raw generate+wrap (best: $best_gen_ratio)" "$best_gen_ratio >= 0.5"
+check "decrypt ≥ 0.35 × raw unwrap (best: $best_dec_ratio)" "$best_dec_ratio >= 0.35"
+if grep -q "conns=32 " "$DIR/http.txt"; then
+  for op in generate decrypt; do
+    p50=$(kv "$DIR/http.txt" $op 32 p50_ms); p99=$(kv "$DIR/http.txt" $op 32 p99_ms)
+    check "$op p99 ≤ 10 × p50 at 32 connections ($p99 vs $p50 ms)" "$p99 <= 10 * $p50"
+  done
+fi
+if grep -q "conns=128 " "$DIR/http.txt"; then
+  errors=$(( $(kv "$DIR/http.txt" generate 128 errors) + $(kv "$DIR/http.txt" decrypt 128 errors) ))
+  check "zero errors at 128 connections ($errors)" "$errors == 0"
+fi
+first=$(head -1 "$DIR/scale.dat"); last=$(tail -1 "$DIR/scale.dat")
+read -r n0 d0 r0 _ _ <<<"$first"; read -r n1 d1 r1 _ s1 <<<"$last"
+check "decrypt at $n1 records within 15 % of $n0 ($d1 vs $d0 /s)" "$d1 >= 0.85 * $d0"
+check "RSS growth $n0 → $n1 records under 50 MiB ($r0 → $r1 MiB)" "$r1 - $r0 < 50"
+check "start-up under 1 s at $n1 records ($s1 ms)" "$s1 < 1000"
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 900,540 noenhanced
+set output "$DIR/throughput.png"
+set title "kmsd vs raw SoftHSM2 token: throughput (lines) and p99 (points)"
+set logscale x 2
+set xlabel "connections (threads for the raw token)"
+set ylabel "operations per second"
+set y2label "p99 latency, ms"
+set logscale y
+set logscale y2
+set ytics nomirror
+set y2tics
+set key outside bottom center horizontal
+plot "$DIR/throughput.dat" using 1:2 with linespoints title "raw gen+wrap/s", \
+     "" using 1:3 with linespoints title "raw unwrap/s", \
+     "" using 1:4 with linespoints title "kmsd generate/s", \
+     "" using 1:5 with linespoints title "kmsd decrypt/s", \
+     "" using 1:8 axes x1y2 with points pt 7 title "kmsd generate p99", \
+     "" using 1:9 axes x1y2 with points pt 9 title "kmsd decrypt p99"
+set output "$DIR/scale.png"
+set title "kmsd decrypt at 32 connections against store size"
+set xlabel "records in the store"
+set logscale x 10
+unset logscale y
+unset logscale y2
+set ylabel "decrypt per second"
+set y2label "daemon RSS, MiB"
+set yrange [0:*]
+set y2range [0:*]
+plot "$DIR/scale.dat" using 1:2 with linespoints title "decrypt/s", \
+     "" using 1:3 axes x1y2 with linespoints title "RSS MiB"
+GNUPLOT
+  echo
+  echo "Plots: throughput.png, scale.png"
+fi

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The benchmark report of issue 10, in one run: the raw token ceiling, the
+# same operations through a `kmsd --dev` daemon (real SoftHSM2, SQLite with
+# fsync, audit on), ratios, scale with a preloaded store, policy evaluation
+# and file encryption. Prints the report and writes it with its data and two
+# PNG plots (gnuplot) to OUT (default bench/results/).
+#
+#   bench/run.sh            full run (about 25 minutes on 2 cores, ~5 GB disk at 10^7 records)
+#   bench/run.sh --smoke    a few seconds per part: CI keeps the pieces working
+#
+# Env: BUILD_DIR (default build-bench, Release), OUT, WORK (scratch, default a
+# temp dir removed at exit), KMSD_SKIP_DEPS=1 to skip apt, SCALE="10000 1000000 10000000".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+SMOKE=0
+[[ "${1:-}" == "--smoke" ]] && SMOKE=1
+if ((SMOKE)); then
+  CONNS=${CONNS:-1,4}; WARMUP=0; DURATION=1; SCALE=${SCALE:-"1000 3000"}
+  SCALE_DURATION=1; POLICY_MIN_TIME=0.05; RECORDING_MIB=8
+else
+  CONNS=${CONNS:-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE:-"10000 1000000 10000000"}
+  SCALE_DURATION=10; POLICY_MIN_TIME=1; RECORDING_MIB=256
+fi
+BUILD_DIR=${BUILD_DIR:-build-bench}
+OUT=${OUT:-$ROOT/bench/results}
+mkdir -p "$OUT"
+if [[ -z "${WORK:-}" ]]; then
+  WORK=$(mktemp -d /var/tmp/kmsd-bench.XXXXXX)
+  trap 'stop_daemon; rm -rf "$WORK"' EXIT
+else
+  mkdir -p "$WORK"
+  trap 'stop_daemon' EXIT
+fi
+
+if [[ "${KMSD_SKIP_DEPS:-0}" != 1 ]]; then scripts/install-deps.sh; fi
+if [[ "${KMSD_SKIP_BUILD:-0}" != 1 ]]; then
+  BUILD_DIR=$BUILD_DIR BUILD_TYPE=Release scripts/build.sh -DKMSD_BUILD_TESTS=OFF
+fi
+BIN=$ROOT/$BUILD_DIR
+[[ "$BUILD_DIR" = /* ]] && BIN=$BUILD_DIR
+KMSD=$BIN/daemon/kmsd
+BENCH=$BIN/bench/load/kmsd-bench
+
+DAEMON_PID=""
+PORT=""
+stop_daemon() {
+  if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" 2>/dev/null || true
+  fi
+  DAEMON_PID=""
+}
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    (: >/dev/tcp/127.0.0.1/$port) 2>/dev/null || { echo "$port"; return; }
+  done
+}
+# Starts kmsd --dev on DIR; sets DAEMON_PID, PORT and STARTUP_MS (exec to /readyz 200).
+start_daemon() {
+  local dir=$1 log=$2
+  PORT=$(free_port)
+  local t0
+  t0=$(date +%s%N)
+  "$KMSD" --dev --data-dir "$dir" --listen "127.0.0.1:$PORT" >>"$log" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 1 30000); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; then
+      STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+      return 0
+    fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || { echo "kmsd exited; see $log" >&2; tail -5 "$log" >&2; exit 1; }
+    sleep 0.005
+  done
+  echo "kmsd not ready after 150 s; see $log" >&2
+  exit 1
+}
+rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+field() { # field NAME LINE...
+  local name=$1; shift
+  sed -n "s/.* $name=\([^ ]*\).*/\1/p" <<<"$*"
+}
+
+echo "== raw token: $CONNS threads, ${DURATION}s each"
+"$BENCH" raw --dir "$WORK/raw" --conns "$CONNS" --warmup "$WARMUP" --duration "$DURATION" \
+  2>>"$WORK/raw.log" | tee "$OUT/raw.txt"
+
+echo "== through kmsd --dev: $CONNS connections, ${DURATION}s each"
+start_daemon "$WORK/dev" "$WORK/kmsd.log"
+"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --conns "$CONNS" --warmup "$WARMUP" \
+  --duration "$DURATION" 2> >(tee "$OUT/http-errors.txt" >&2) | tee "$OUT/http.txt"
+DAEMON_RSS=$(rss_mib "$DAEMON_PID")
+stop_daemon
+
+echo "== scale: decrypt with $SCALE records in the store"
+: >"$OUT/scale.txt"
+start_daemon "$WORK/scale" "$WORK/scale.log"
+"$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --ops generate --conns 8 --warmup 0 \
+  --duration 2 --contexts-out "$WORK/contexts.txt" >/dev/null
+stop_daemon
+for records in $SCALE; do
+  "$BENCH" preload --db "$WORK/scale/kmsd.db" --records "$records"
+  start_daemon "$WORK/scale" "$WORK/scale.log"
+  line=$("$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --ops decrypt --conns 32 \
+    --warmup "$WARMUP" --duration "$SCALE_DURATION" --contexts-in "$WORK/contexts.txt" \
+    2> >(tee -a "$OUT/http-errors.txt" >&2))
+  echo "records=$records startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $line" |
+    tee -a "$OUT/scale.txt"
+  stop_daemon
+done
+DB_MIB=$(du -m "$WORK/scale/kmsd.db" | cut -f1)
+
+echo "== policy evaluation (100 rules) and file encryption"
+"$BIN/bench/policy/policy_bench" --benchmark_min_time="$POLICY_MIN_TIME" \
+  --benchmark_format=console 2>/dev/null | tee "$OUT/policy.txt"
+"$BIN/bench/recording/recording_bench" --size-mib "$RECORDING_MIB" --runs 1 --workers 0,2 \
+  --dir "$WORK" 2>&1 | tee "$OUT/recording.txt"
+
+bench/report.sh "$OUT" "$DAEMON_RSS" "$DB_MIB" | tee "$OUT/report.md"
+
+# A run with failed requests is not a result: say so in the exit status.
+if grep -hE " errors=[1-9]" "$OUT/http.txt" "$OUT/scale.txt" >&2; then
+  echo "bench: requests failed (see $OUT/http-errors.txt)" >&2
+  exit 1
+fi
