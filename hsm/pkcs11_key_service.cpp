@@ -102,6 +102,12 @@ struct Pkcs11KeyService::Impl {
     cache.clear();
   }
 
+  static bool IsLoggedIn(Lease& lease) {
+    CK_SESSION_INFO info{};
+    return lease.fn()->C_GetSessionInfo(lease.session(), &info) != CKR_OK ||
+           info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS;
+  }
+
   // The one object of class `cls` labelled `label`, from the cache or found
   // in the token. kNotFound if none, kInternal if the label is ambiguous.
   Result<CK_OBJECT_HANDLE> FindKey(Lease& lease, CK_OBJECT_CLASS cls, std::string_view label) {
@@ -117,16 +123,15 @@ struct Pkcs11KeyService::Impl {
     }
     auto found = FindObjectsByLabel(lease, cls, label, 2);
     if (!found) return found.error();
+    if (found->empty() && !IsLoggedIn(lease)) {
+      // Private objects are invisible, not missing, once the token is logged
+      // out (C_Logout by another user of the module in this process): log
+      // in again (token-wide) and search once more.
+      if (auto login = pool->LoginAgain(lease); !login) return login.error();
+      found = FindObjectsByLabel(lease, cls, label, 2);
+      if (!found) return found.error();
+    }
     if (found->empty()) {
-      // Private objects are invisible, not an error, once the token is
-      // logged out (C_Logout by another user of the module in this
-      // process): then this is a session problem, not a missing key.
-      CK_SESSION_INFO info{};
-      if (lease.fn()->C_GetSessionInfo(lease.session(), &info) == CKR_OK &&
-          info.state != CKS_RW_USER_FUNCTIONS && info.state != CKS_RO_USER_FUNCTIONS) {
-        lease.Discard();  // closed after a logged-in replacement is opened
-        return lease.Check(CKR_USER_NOT_LOGGED_IN, "C_FindObjects").error();
-      }
       return MakeError(ErrorCode::kNotFound, "no token key labelled " + std::string(label));
     }
     if (found->size() > 1) {

@@ -47,6 +47,12 @@ Lease::~Lease() {
 
 Status Lease::Check(CK_RV rv, std::string_view call) {
   if (rv == CKR_OK) return {};
+  // Logged out underneath: the handle itself is still open in the token.
+  // Close it (never forget it) or every logout leaks a pool's worth of
+  // sessions until the token answers CKR_SESSION_COUNT. (SoftHSM reports a
+  // logout through searches instead, handled in FindKey; other tokens fail
+  // the crypto call itself with this code.)
+  if (rv == CKR_USER_NOT_LOGGED_IN) discard_ = true;
   const RvClass cls = ClassifyRv(rv);
   if (IsWorse(cls, failure_)) failure_ = cls;
   return RvError(rv, call);
@@ -133,12 +139,20 @@ Result<CK_SESSION_HANDLE> SessionPool::OpenSessionLocked(CK_FUNCTION_LIST* fn, R
       (info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS)) {
     return session;
   }
+  if (auto login = LoginLocked(fn, session, failure); !login) {
+    fn->C_CloseSession(session);
+    return login.error();
+  }
+  return session;
+}
+
+Status SessionPool::LoginLocked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, RvClass* failure) {
+  if (login_refused_) return *login_refused_;
   ++counters_.login_attempts;
   module_->NoteLoginAttempt();
   auto pin = pin_.expose();
-  rv = fn->C_Login(session, CKU_USER, const_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
-  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return session;
-  fn->C_CloseSession(session);
+  const CK_RV rv = fn->C_Login(session, CKU_USER, const_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return {};
   if (ClassifyRv(rv) == RvClass::kPinRefused) {
     // Tokens lock the user out after a few wrong PINs: never try again.
     spdlog::error("hsm: token refused the PIN ({}); no further login attempts until restart",
@@ -150,6 +164,20 @@ Result<CK_SESSION_HANDLE> SessionPool::OpenSessionLocked(CK_FUNCTION_LIST* fn, R
   }
   *failure = ClassifyRv(rv);
   return RvError(rv, "C_Login");
+}
+
+Status SessionPool::LoginAgain(Lease& lease) {
+  std::lock_guard lock(mu_);
+  if (lease.generation() != generation_) {
+    return MakeError(ErrorCode::kHsmUnavailable, "the module was re-initialised");
+  }
+  RvClass failure = RvClass::kOk;
+  auto login = LoginLocked(lease.fn(), lease.session(), &failure);
+  if (!login && failure != RvClass::kOk) {
+    (void)lease.Check(CKR_USER_NOT_LOGGED_IN, "C_Login");  // marks the lease for replacement
+  }
+  if (login) ++epoch_;  // private objects are visible again: re-find their handles
+  return login;
 }
 
 Status SessionPool::Start() {
@@ -239,6 +267,7 @@ void SessionPool::Release(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::
       RvClass ignored = RvClass::kOk;
       auto replacement = OpenSessionLocked(fn, &ignored);
       fn->C_CloseSession(session);
+      ++epoch_;  // rare: re-find object handles rather than trust them (e.g. after a logout)
       ++counters_.session_reopens;
       if (replacement) {
         idle_.push_back(*replacement);
@@ -249,6 +278,11 @@ void SessionPool::Release(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::
     }
   }
   cv_.notify_one();
+}
+
+SessionPool::Occupancy SessionPool::occupancy() {
+  std::lock_guard lock(mu_);
+  return {open_, open_ - std::min(open_, idle_.size()), size_};
 }
 
 Status SessionPool::Recover(std::uint64_t generation) {

@@ -112,6 +112,22 @@ class SessionPool {
   Module& module() const noexcept { return *module_; }
   const PoolCounters& counters() const noexcept { return counters_; }
 
+  // Logs the token in again through `lease`'s session after it was logged out
+  // underneath (login is token-wide: every session of ours is then logged in
+  // again). CKR_USER_ALREADY_LOGGED_IN is success. A refused PIN latches as
+  // at start-up and is never retried. Errors: kHsmUnavailable, or the
+  // mapped CK_RV (recorded in the lease's failure class).
+  Status LoginAgain(Lease& lease);
+
+  // Sessions of the current generation: open (idle + leased), leased now,
+  // and the pool's size. For the daemon's pool gauges.
+  struct Occupancy {
+    std::size_t open = 0;
+    std::size_t in_use = 0;
+    std::size_t size = 0;
+  };
+  Occupancy occupancy();
+
  private:
   friend class Lease;
   enum class Fate { kReuse, kForget, kClose };
@@ -119,6 +135,8 @@ class SessionPool {
                Fate fate);
   // Opens a session on the token and logs it in if the token is not.
   Result<CK_SESSION_HANDLE> OpenSessionLocked(CK_FUNCTION_LIST* fn, RvClass* failure);
+  // C_Login as the user on `session`, once; latches a refused PIN.
+  Status LoginLocked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, RvClass* failure);
   Result<CK_SLOT_ID> FindSlot(CK_FUNCTION_LIST* fn, RvClass* failure) const;
   void SyncGenerationLocked(std::uint64_t generation);
 

@@ -222,6 +222,37 @@ TEST_F(KeyServiceTest, ForkBeforeFirstUseInitialisesOnlyInChild) {
 namespace kmsd::hsm {
 namespace {
 
+// Sessions this process has open in the token. SoftHSM numbers session
+// handles from 1 and reports no session count, so probe the handles.
+std::size_t OpenSessionCount(Lease& lease) {
+  std::size_t open = 0;
+  for (CK_SESSION_HANDLE h = 1; h <= 4096; ++h) {
+    CK_SESSION_INFO info{};
+    if (lease.fn()->C_GetSessionInfo(h, &info) == CKR_OK) ++open;
+  }
+  return open;
+}
+
+// Logged out underneath again and again, with a cached KEK handle: every
+// call recovers (the pool logs in again, token-wide, instead of spending its
+// one retry on another logged-out idle session, which failed before), and no
+// session is leaked on the way.
+TEST_F(KeyServiceTest, RepeatedLogoutsUnderneathRecoverEveryTimeAndLeakNoSessions) {
+  auto g = service_->GenerateDataKey(kAcme1, Bytes(kAad));
+  ASSERT_TRUE(g);
+  std::size_t before = 0;
+  WithLease([&](Lease& lease) { before = OpenSessionCount(lease); });
+  ASSERT_GE(before, 1u);
+  for (int i = 0; i < 20; ++i) {
+    WithLease([](Lease& lease) { ASSERT_EQ(lease.fn()->C_Logout(lease.session()), CKR_OK); });
+    auto u = service_->Unwrap(kAcme1, g->wrapped, Bytes(kAad));  // cached handle
+    ASSERT_TRUE(u) << "after logout " << i << ": " << u.error().message;
+  }
+  std::size_t after = 0;
+  WithLease([&](Lease& lease) { after = OpenSessionCount(lease); });
+  EXPECT_LE(after, before + 1) << "sessions leaked across 20 logouts";
+}
+
 TEST_F(KeyServiceTest, RecoversWhenTokenIsLoggedOutUnderneath) {
   ASSERT_TRUE(service_->CreateKek({"acme", 2}));  // never used: its handle is not cached
   auto g = service_->GenerateDataKey(kAcme1, Bytes(kAad));
