@@ -19,6 +19,15 @@ std::vector<std::uint8_t> AadOf(const store::Record& record, std::uint32_t kek_v
                            record.created_at, kek_version});
 }
 
+// The store says this KEK version is in use, so a token that cannot find it
+// has lost its objects (storage moved, token replaced): the token is what is
+// unavailable, retryably, not the record. The label stays in the log only.
+Error KekMissingFromToken(std::string_view tenant, std::uint32_t version, const Error& error) {
+  if (error.code != ErrorCode::kNotFound) return error;
+  spdlog::error("KEK v{} of tenant {} is missing from its token", version, tenant);
+  return MakeError(ErrorCode::kHsmUnavailable, "the token does not hold the key-encryption key");
+}
+
 Error PolicyDenied(const policy::Decision& decision) {
   Error error = MakeError(ErrorCode::kPolicyDenied, "denied by tenant policy");
   error.rule = std::string(decision.rule_id);
@@ -113,7 +122,7 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
       caller.tenant,       context_id, request.asset_type,          request.asset_id, now,
       ticket->kek.version, {},         store::RecordState::kActive, std::nullopt};
   auto key = ticket->key_service->GenerateDataKey(ticket->kek, AadOf(record, ticket->kek.version));
-  if (!key) return key.error();
+  if (!key) return KekMissingFromToken(caller.tenant, ticket->kek.version, key.error());
   record.wrapped_key = std::move(key->wrapped);
   if (auto stored = store_.Insert(record); !stored) return stored.error();
 
@@ -177,12 +186,7 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
       return refuse(
           MakeError(ErrorCode::kIntegrity, "the stored record failed its integrity check"));
     }
-    if (key.error().code == ErrorCode::kNotFound) {
-      spdlog::error("KEK v{} of tenant {} is missing from its token", record->kek_version,
-                    caller.tenant);
-      return refuse(MakeError(ErrorCode::kInternal, "key-encryption key missing"));
-    }
-    return key.error();
+    return KekMissingFromToken(caller.tenant, record->kek_version, key.error());
   }
 
   event.decision = audit::Decision::kAllow;
@@ -209,15 +213,25 @@ Status Broker::DestroyRecord(const Caller& caller, std::string_view context_id) 
   const Instant now = clock_.Now();
   auto record = store_.Find(caller.tenant, context_id);
   if (!record) return record.error();
-  if (auto destroyed = store_.MarkDestroyed(caller.tenant, context_id, now); !destroyed) {
-    return destroyed.error();
+  if (record->state == store::RecordState::kDestroyed) {
+    return MakeError(ErrorCode::kGone, "the key of this context was destroyed");
   }
+  // Audited before the change, so no record is ever shredded unaudited; a
+  // store failure after it is audited as its outcome.
   audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyRecord, now);
   event.context_id = std::string(context_id);
   event.asset_type = record->asset_type;
   event.asset_id = record->asset_id;
   event.decision = audit::Decision::kAllow;
-  return Audit(std::move(event));
+  if (auto audited = Audit(event); !audited) return audited.error();
+  if (auto destroyed = store_.MarkDestroyed(caller.tenant, context_id, now); !destroyed) {
+    event.decision = audit::Decision::kDeny;
+    event.error = destroyed.error().code;
+    event.reason = "record not destroyed";
+    (void)Audit(std::move(event));  // best effort: the caller gets the store's error
+    return destroyed.error();
+  }
+  return {};
 }
 
 Result<std::vector<store::KekVersionInfo>> Broker::ListKeks(const Caller& caller) {
@@ -272,7 +286,23 @@ Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batc
       auto rewrapped = (*service)->Rewrap({caller.tenant, record.kek_version}, record.wrapped_key,
                                           AadOf(record, record.kek_version), ticket->kek,
                                           AadOf(record, ticket->kek.version));
-      if (!rewrapped) return rewrapped.error();  // an unauthentic record stops the job loudly
+      if (!rewrapped) {
+        const ErrorCode code = rewrapped.error().code;
+        if (code != ErrorCode::kIntegrity && code != ErrorCode::kInvalidArgument) {
+          return KekMissingFromToken(caller.tenant, record.kek_version, rewrapped.error());
+        }
+        // An unauthentic record stops the job loudly: logged, audited, and
+        // reported as the integrity error it is (as Decrypt does).
+        spdlog::error("integrity failure during rewrap: record of tenant {} context {}",
+                      caller.tenant, record.context_id);
+        audit::AuditEvent event = EventFor(caller, audit::Operation::kRewrap, clock_.Now());
+        event.context_id = record.context_id;
+        event.asset_type = record.asset_type;
+        event.asset_id = record.asset_id;
+        event.error = ErrorCode::kIntegrity;
+        if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+        return MakeError(ErrorCode::kIntegrity, "a stored record failed its integrity check");
+      }
       auto replaced = store_.ReplaceWrappedKey(caller.tenant, record.context_id, record.kek_version,
                                                ticket->kek.version, *rewrapped);
       // kConflict/kGone: a concurrent rewrap or destroy got there first.
@@ -316,13 +346,23 @@ Broker::PutPolicy(const Caller& caller, std::string_view document_json) {
   if (!HasRole(caller, policy::kRoleAdmin)) return policy::PolicyError{Forbidden(), {}};
   if (auto known = AdmitTenant(caller.tenant); !known)
     return policy::PolicyError{known.error(), {}};
-  auto stored = policies_.Put(caller.tenant, document_json, clock_.Now());
-  if (!stored) return stored.error();
-  audit::AuditEvent event = EventFor(caller, audit::Operation::kPolicyChange, clock_.Now());
+  const Instant now = clock_.Now();
+  audit::AuditEvent event = EventFor(caller, audit::Operation::kPolicyChange, now);
   event.decision = audit::Decision::kAllow;
-  event.policy_version = (*stored)->version();
-  if (auto audited = Audit(std::move(event)); !audited) {
-    return policy::PolicyError{audited.error(), {}};
+  // The event is durable before the document is stored: a policy is never in
+  // force unaudited. A store failure after it is audited as its outcome.
+  bool announced = false;
+  auto stored = policies_.Put(caller.tenant, document_json, now, [&](std::uint64_t version) {
+    event.policy_version = version;
+    auto audited = Audit(event);
+    announced = audited.has_value();
+    return audited;
+  });
+  if (!stored && announced) {
+    event.decision = audit::Decision::kDeny;
+    event.error = stored.error().error.code;
+    event.reason = "policy version not stored";
+    (void)Audit(event);  // best effort: the caller gets the store's error either way
   }
   return stored;
 }

@@ -31,13 +31,27 @@ Result<std::shared_ptr<const policy::CompiledPolicy>> PolicyRegistry::Get(std::s
 }
 
 boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError>
-PolicyRegistry::Put(std::string_view tenant, std::string_view document_json, Instant now) {
+PolicyRegistry::Put(std::string_view tenant, std::string_view document_json, Instant now,
+                    const BeforeStore& before_store) {
   auto compiled = policy::ParsePolicyDocument(document_json);
   if (!compiled) return compiled.error();
   // Store the canonical form, so GET returns what is in force, byte for byte.
   std::string canonical = policy::SerializePolicy(*compiled);
+  std::lock_guard put_lock(put_mutex_);
+  auto current = store_.GetPolicy(tenant);
+  if (!current) return policy::PolicyError{current.error(), {}};
+  const std::uint64_t next = (*current ? (*current)->version : 0) + 1;
+  if (auto allowed = before_store(next); !allowed) {
+    return policy::PolicyError{allowed.error(), {}};
+  }
   auto version = store_.PutPolicy(tenant, std::move(canonical), now);
   if (!version) return policy::PolicyError{version.error(), {}};
+  if (*version != next) {
+    // Only another writer on the same store could cause this; the event
+    // already written names the wrong version, so refuse to hide it.
+    return policy::PolicyError{
+        MakeError(ErrorCode::kInternal, "policy version changed underneath (another writer)"), {}};
+  }
   compiled->SetVersion(*version, now);
   auto shared = std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
   std::lock_guard lock(mutex_);

@@ -9,6 +9,7 @@
 // Thread-safe: readers get a shared_ptr to an immutable CompiledPolicy.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,11 +30,19 @@ class PolicyRegistry {
   // parses (it was validated when stored).
   Result<std::shared_ptr<const policy::CompiledPolicy>> Get(std::string_view tenant);
 
-  // Validates and stores a new document, then makes it the one in force.
-  // Fails with the PolicyError listing every problem (nothing stored), or
-  // with kStoreUnavailable.
+  // Called with the version a valid document is about to be stored as,
+  // before anything is stored; an error stops the change (nothing stored).
+  using BeforeStore = std::function<Status(std::uint64_t version)>;
+
+  // Validates a new document, calls `before_store` (the broker audits the
+  // change there, so that no policy is ever in force unaudited), stores it
+  // and makes it the one in force. Puts are serialised, so the version
+  // announced is the one stored. Fails with the PolicyError listing every
+  // problem, with before_store's error, or with kStoreUnavailable; in each
+  // case the previous document stays in force.
   boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError> Put(
-      std::string_view tenant, std::string_view document_json, Instant now);
+      std::string_view tenant, std::string_view document_json, Instant now,
+      const BeforeStore& before_store);
 
   // Re-reads the newest stored document of every tenant loaded so far
   // (SIGHUP). A tenant whose stored document no longer parses keeps the
@@ -43,7 +52,8 @@ class PolicyRegistry {
 
  private:
   store::RecordStore& store_;
-  std::mutex mutex_;
+  std::mutex put_mutex_;  // held across one whole Put (version announced = stored)
+  std::mutex mutex_;      // guards cache_
   std::map<std::string, std::shared_ptr<const policy::CompiledPolicy>, std::less<>> cache_;
 };
 

@@ -79,7 +79,8 @@ TEST_F(ApiOpsTest, RateLimitAnswers429WithRetryAfterPerTenant) {
 
 TEST_F(ApiOpsTest, UnwritableAuditFailsClosedAndReadinessRecovers) {
   const auto bearer = UserOf("acme");
-  NewRecord(bearer, "recording", "before");
+  auto before = NewRecord(bearer, "recording", "before");
+  const std::string context_id(before.at("context_id").as_string());
   const auto audit_dir = stack_->dir().path() / "audit";
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(audit_dir)) {
@@ -98,6 +99,10 @@ TEST_F(ApiOpsTest, UnwritableAuditFailsClosedAndReadinessRecovers) {
   EXPECT_EQ(refused.status, 503u) << refused.body;
   EXPECT_EQ(ErrorCodeOf(refused), "audit_unavailable");
   EXPECT_EQ(refused.body.find("plaintext_key"), std::string::npos);
+  auto refused_decrypt = Decrypt(bearer, context_id, stack_->harness().Authz("acme", context_id));
+  EXPECT_EQ(refused_decrypt.status, 503u) << refused_decrypt.body;
+  EXPECT_EQ(ErrorCodeOf(refused_decrypt), "audit_unavailable");
+  EXPECT_EQ(refused_decrypt.body.find("plaintext_key"), std::string::npos);
 
   auto not_ready = stack_->Send({.target = "/readyz"});
   EXPECT_EQ(not_ready.status, 503u);
@@ -115,6 +120,8 @@ TEST_F(ApiOpsTest, UnwritableAuditFailsClosedAndReadinessRecovers) {
   EXPECT_EQ(ready.status, 200u) << ready.body;
   auto after = Generate(bearer, R"({"asset_type":"recording","asset_id":"after"})");
   EXPECT_EQ(after.status, 201u) << after.body;
+  auto decrypted = Decrypt(bearer, context_id, stack_->harness().Authz("acme", context_id));
+  EXPECT_EQ(decrypted.status, 200u) << decrypted.body;
 }
 
 std::vector<std::uint8_t> Base64Bytes(const std::string& text) {
@@ -199,7 +206,9 @@ std::filesystem::path TokenDir() {
 
 TEST_F(ApiOpsTest, TokenStorageGoneRefusesAndReadinessRecovers) {
   const auto bearer = UserOf("acme");
-  NewRecord(bearer, "recording", "before");
+  auto before = NewRecord(bearer, "recording", "before");
+  const std::string context_id(before.at("context_id").as_string());
+  const auto authz = stack_->harness().Authz("acme", context_id);
   const auto dir = TokenDir();
   ASSERT_FALSE(dir.empty());
   const auto moved = dir.string() + ".away";
@@ -209,11 +218,16 @@ TEST_F(ApiOpsTest, TokenStorageGoneRefusesAndReadinessRecovers) {
     if (!std::filesystem::exists(dir)) std::filesystem::rename(moved, dir, ignored);
   });
   auto refused = Generate(bearer, R"({"asset_type":"recording","asset_id":"during"})");
+  auto refused_decrypt = Decrypt(bearer, context_id, authz);
   auto not_ready = stack_->Send({.target = "/readyz"});
   std::filesystem::rename(moved, dir);
-  EXPECT_GE(refused.status, 400u) << refused.body;
-  EXPECT_EQ(refused.body.find("plaintext_key"), std::string::npos);
-  EXPECT_NE(ErrorCodeOf(refused), "");
+  // The token lost its objects: retryable 503, never 404/500, no label leaked.
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_EQ(ErrorCodeOf(refused), "hsm_unavailable") << refused.body;
+  EXPECT_EQ(refused.body.find("kmsd:"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused_decrypt.status, 503u) << refused_decrypt.body;
+  EXPECT_EQ(ErrorCodeOf(refused_decrypt), "hsm_unavailable") << refused_decrypt.body;
+  EXPECT_EQ(refused_decrypt.body.find("plaintext_key"), std::string::npos);
   EXPECT_EQ(not_ready.status, 503u) << not_ready.body;
   EXPECT_NE(not_ready.body.find("token:primary"), std::string::npos) << not_ready.body;
   Reply ready;

@@ -477,21 +477,80 @@ class BrokenAuditSink final : public broker::AuditSink {
   }
 };
 
+// A second broker on the same token and store whose audit sink is broken.
+struct BrokerWithBrokenAudit {
+  explicit BrokerWithBrokenAudit(BrokerHarness& harness)
+      : router(std::shared_ptr<hsm::KeyService>(&harness.keys(), [](auto*) {})),
+        broker({}, router, harness.store(), sink, verifier, harness.clock()) {}
+  BrokenAuditSink sink;
+  jose::AuthorizationTokenVerifier verifier{{.broker_id = kBrokerId},
+                                            std::make_shared<jose::InMemoryJtiReplayCache>()};
+  broker::TenantRouter router;
+  broker::Broker broker;
+};
+
 TEST_F(BrokerTest, NoKeyLeavesWhenTheAuditEventCannotBeWritten) {
   const Caller admin = BrokerHarness::CallerOf("acme", kAllRoles);
   auto generated = Generate(admin);
-  // Same token and store, audit sink broken.
-  BrokenAuditSink broken;
-  jose::AuthorizationTokenVerifier verifier({.broker_id = kBrokerId},
-                                            std::make_shared<jose::InMemoryJtiReplayCache>());
-  broker::TenantRouter router(std::shared_ptr<hsm::KeyService>(&harness_->keys(), [](auto*) {}));
-  broker::Broker failing({}, router, harness_->store(), broken, verifier, harness_->clock());
+  BrokerWithBrokenAudit broken(*harness_);
+  broker::Broker& failing = broken.broker;
   auto refused = failing.Generate(admin, {"recording", "x", {}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAuditUnavailable);
   auto denied_decrypt = failing.Decrypt(admin, {generated.context_id, "not-a-token"});
   ASSERT_FALSE(denied_decrypt);
   EXPECT_EQ(denied_decrypt.error().code, ErrorCode::kAuditUnavailable);
+}
+
+// Admin changes are audited before they take effect: a sink that cannot be
+// written leaves the previous policy in force and the record alive.
+TEST_F(BrokerTest, AdminChangesAreRefusedUnchangedWhenTheAuditEventCannotBeWritten) {
+  const Caller admin = BrokerHarness::CallerOf("acme", kAllRoles);
+  auto generated = Generate(admin);
+  BrokerWithBrokenAudit broken(*harness_);
+  broker::Broker& failing = broken.broker;
+
+  auto put = failing.PutPolicy(admin, R"({"default": "deny", "rules": []})");
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().error.code, ErrorCode::kAuditUnavailable);
+  EXPECT_EQ(AdmittedTenantRows("policies", "acme"), 0);
+  auto destroyed = failing.DestroyRecord(admin, generated.context_id);
+  ASSERT_FALSE(destroyed);
+  EXPECT_EQ(destroyed.error().code, ErrorCode::kAuditUnavailable);
+
+  // The working broker still sees the default policy and a live record.
+  auto in_force = broker().GetPolicy(admin);
+  ASSERT_TRUE(in_force);
+  EXPECT_EQ((*in_force)->version(), 0u);
+  EXPECT_TRUE(Decrypt(admin, generated.context_id));
+}
+
+TEST_F(BrokerTest, PolicyChangesAndDestructionsAreAuditedWithTheirVersion) {
+  const Caller admin = BrokerHarness::CallerOf("acme", kAllRoles);
+  auto generated = Generate(admin);
+  ASSERT_TRUE(broker().PutPolicy(admin, R"({"default": "allow", "rules": []})"));
+  ASSERT_TRUE(broker().PutPolicy(admin, R"({"default": "deny", "rules": []})"));
+  ASSERT_TRUE(broker().DestroyRecord(admin, generated.context_id));
+  auto again = broker().DestroyRecord(admin, generated.context_id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kGone);
+
+  auto events = harness_->audit_log().Query("acme", 0, 1000);
+  ASSERT_TRUE(events);
+  std::vector<std::uint64_t> versions;
+  int destructions = 0;
+  for (const auto& event : *events) {
+    if (event.operation == audit::Operation::kPolicyChange) {
+      EXPECT_EQ(event.decision, audit::Decision::kAllow);
+      versions.push_back(event.policy_version);
+    }
+    if (event.operation == audit::Operation::kDestroyRecord) {
+      ++destructions;
+      EXPECT_EQ(event.context_id, generated.context_id);
+    }
+  }
+  EXPECT_EQ(versions, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(destructions, 1);  // the refused second destroy changed nothing
 }
 
 }  // namespace
