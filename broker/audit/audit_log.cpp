@@ -64,6 +64,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
   return log;
 }
 
+std::size_t AuditLog::QueueDepth() const {
+  std::lock_guard l(mu_);
+  return queue_.size();
+}
+
 Instant AuditLog::Now() const {
   static const SystemClock kSystem;
   return (options_.clock != nullptr ? options_.clock : &kSystem)->Now();
@@ -71,6 +76,13 @@ Instant AuditLog::Now() const {
 
 bool AuditLog::WriteDurably(const std::string& bytes) {
   if (fd_ < 0) return false;
+  // A descriptor opened earlier keeps writing after the sink was made
+  // read-only (chmod, chattr +i, remount): ask for write permission on the
+  // directory and the file with every batch, so the log fails closed then.
+  if (::access(options_.dir.c_str(), W_OK) != 0 ||
+      ::access((options_.dir / AuditFileName(file_number_)).c_str(), W_OK) != 0) {
+    return false;
+  }
   if (!WriteAll(fd_, bytes)) return false;
   if (::fdatasync(fd_) != 0) return false;
   counters_.fsyncs.fetch_add(1, std::memory_order_relaxed);

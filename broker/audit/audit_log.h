@@ -126,6 +126,8 @@ class AuditLog {
     return healthy_.load(std::memory_order_acquire) && !stalled_.load(std::memory_order_acquire);
   }
   AuditStats stats() const noexcept;
+  // Events waiting for the writer now (the audit queue depth gauge).
+  std::size_t QueueDepth() const;
   const RecoveryReport& recovery() const noexcept { return recovery_; }
   std::uint64_t last_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
 

@@ -20,6 +20,7 @@ std::string_view ProblemKindName(ProblemKind kind) noexcept {
     case ProblemKind::kSeqMismatch: return "seq_mismatch";
     case ProblemKind::kBadSignature: return "bad_signature";
     case ProblemKind::kMissingStart: return "missing_start";
+    case ProblemKind::kUnanchoredTooLong: return "unanchored_too_long";
   }
   return "unknown";
 }
@@ -104,6 +105,11 @@ VerifyReport VerifyAuditFiles(std::span<const std::filesystem::path> files,
     }
   }
   report.last_seq = seq;
+  if (options.max_unanchored_events > 0 &&
+      report.unanchored_events > options.max_unanchored_events) {
+    const FileLine at = *report.first_unanchored;
+    return fail(ProblemKind::kUnanchoredTooLong, at.file, at.line);
+  }
   report.status = report.unanchored_events > 0 ? VerifyReport::Status::kUnanchoredTail
                                                : VerifyReport::Status::kOk;
   return report;

@@ -9,8 +9,9 @@
 // files can recompute every hash, but cannot sign. Events after the last valid
 // checkpoint are "unanchored": expected for a live log (between checkpoints)
 // or after a crash, and indistinguishable from a log whose tail was cut at a
-// line boundary. The report says how many there are; kmsctl treats it as a
-// warning (exit status distinct from tampering).
+// line boundary. The report says how many there are; kmsctl treats a short
+// tail as a warning and one longer than a checkpoint interval as a failure
+// (VerifyOptions::max_unanchored_events).
 //
 // Thread-safe; no state.
 #pragma once
@@ -25,16 +26,17 @@
 namespace kmsd::audit {
 
 enum class ProblemKind {
-  kUnreadable,    // the file cannot be opened or read
-  kBadPublicKey,  // the key given is not an EC P-256 SPKI (no file named)
-  kTornLine,      // the last line of a file has no '\n' (cut mid-line)
-  kMalformed,     // not a valid line (JSON, fields, values)
-  kHashMismatch,  // the line's content does not hash to its `hash` (edited field)
-  kNonCanonical,  // content hashes right but bytes differ from the canonical encoding
-  kChainBreak,    // `prev` is not the previous line's hash (deleted/swapped/inserted line)
-  kSeqMismatch,   // event seq not previous+1, or a checkpoint/notice seq not the last seq
-  kBadSignature,  // checkpoint signature invalid (e.g. rewritten chain) or from another key
-  kMissingStart,  // the first line does not start the chain (prev is not all zeros)
+  kUnreadable,         // the file cannot be opened or read
+  kBadPublicKey,       // the key given is not an EC P-256 SPKI (no file named)
+  kTornLine,           // the last line of a file has no '\n' (cut mid-line)
+  kMalformed,          // not a valid line (JSON, fields, values)
+  kHashMismatch,       // the line's content does not hash to its `hash` (edited field)
+  kNonCanonical,       // content hashes right but bytes differ from the canonical encoding
+  kChainBreak,         // `prev` is not the previous line's hash (deleted/swapped/inserted line)
+  kSeqMismatch,        // event seq not previous+1, or a checkpoint/notice seq not the last seq
+  kBadSignature,       // checkpoint signature invalid (e.g. rewritten chain) or from another key
+  kMissingStart,       // the first line does not start the chain (prev is not all zeros)
+  kUnanchoredTooLong,  // more events after the last checkpoint than a live log can have
 };
 
 std::string_view ProblemKindName(ProblemKind kind) noexcept;
@@ -75,6 +77,11 @@ struct VerifyOptions {
   // Accept a first line whose `prev` is not the genesis (files older than the
   // first one given were archived); its `prev` is then trusted.
   bool allow_mid_chain_start = false;
+  // A live log signs a checkpoint at least every checkpoint_every_events, so
+  // a longer unanchored tail means checkpoints were removed (a rewritten log
+  // with its checkpoints dropped) or the signer failed that long: kFailed
+  // with kUnanchoredTooLong at the first unanchored event. 0 = no limit.
+  std::uint64_t max_unanchored_events = 0;
 };
 
 // public_key: SubjectPublicKeyInfo, DER or PEM, of the checkpoint signer.

@@ -93,7 +93,12 @@ void Build(CLI::App& app, Settings& s) {
       leaf(audit->add_subcommand("verify", "verify audit files offline"), "audit verify");
   verify->add_option("FILE", s.files, "audit files or directories, in chain order")->required();
   verify->add_option("--public-key", s.public_key, "checkpoint signer public key (PEM)");
-  verify->add_flag("--strict", s.strict, "fail (exit 6) when events are not yet anchored");
+  verify->add_flag("--strict", s.strict, "fail (exit 6) when any event is not yet anchored");
+  verify
+      ->add_option("--max-unanchored", s.max_unanchored,
+                   "fail (exit 6) when more events than this follow the last checkpoint "
+                   "(default 1000: the daemon's audit.checkpoint_every_events)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{100'000'000}));
 }
 
 }  // namespace

@@ -42,6 +42,9 @@ struct Settings {
   std::vector<std::string> files;
   std::string public_key;
   bool strict = false;
+  // Longest unanchored tail accepted as a live log's (the daemon's default
+  // audit.checkpoint_every_events); a longer one means checkpoints are missing.
+  std::uint64_t max_unanchored = 1000;
 };
 
 // Parses argv. Returns nullopt when a command is to run; otherwise the exit

@@ -270,7 +270,8 @@ class Runner {
     const auto files = AuditFiles();
     if (files.empty()) return Fail(kExitUsage, "no audit files found in the paths given");
     const auto report = audit::VerifyAuditFiles(
-        files, std::span(reinterpret_cast<const std::uint8_t*>(key->data()), key->size()));
+        files, std::span(reinterpret_cast<const std::uint8_t*>(key->data()), key->size()),
+        {.max_unanchored_events = s_.max_unanchored});
     out_ << audit::FormatVerifyReport(report) << "\n";
     switch (report.status) {
       case audit::VerifyReport::Status::kOk: return kExitOk;
@@ -286,6 +287,16 @@ class Runner {
     }
     if (report.problem && report.problem->kind == audit::ProblemKind::kUnreadable) {
       return Fail(kExitOther, "cannot read " + report.problem->file);
+    }
+    if (report.problem && report.problem->kind == audit::ProblemKind::kUnanchoredTooLong) {
+      // A live log signs a checkpoint at least every checkpoint_every_events:
+      // a longer tail is what a rewritten log with its checkpoints dropped
+      // looks like (or a signer that failed that long). Either way, unproven.
+      return Fail(kExitIntegrity,
+                  "the audit log FAILED verification: more than --max-unanchored " +
+                      std::to_string(s_.max_unanchored) +
+                      " events follow the last signed checkpoint, from the line named above: "
+                      "checkpoints are missing (removed, or the signer failed)");
     }
     return Fail(kExitIntegrity, "the audit log FAILED verification: see the line named above");
   }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,46 @@ TEST(AuditFailClosedTest, DeletedDirectoryFailsClosedAndIsRecreated) {
   const auto r = VerifyAuditFiles(files, signer->PublicKeyDer(), {.allow_mid_chain_start = true});
   EXPECT_EQ(r.status, VerifyReport::Status::kOk) << FormatVerifyReport(r);
   EXPECT_EQ(r.first_seq, 4u);
+}
+
+// What a daemon running as its own user (kmsd.service) meets when an operator
+// takes write permission away: the descriptor opened earlier would still
+// write, so the log must notice the mode bits itself. Runs the log in a child
+// that drops to an unprivileged uid (mode bits do not stop root); the exit
+// status names the first step that went wrong.
+TEST(AuditFailClosedTest, WritePermissionTakenAwayFailsClosedForAnUnprivilegedDaemon) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another uid";
+  TempDir root;
+  const auto dir = root.path() / "audit";
+  std::filesystem::create_directory(dir);
+  constexpr uid_t kNobody = 65534;
+  ASSERT_EQ(::chown(root.path().c_str(), kNobody, kNobody), 0);
+  ASSERT_EQ(::chown(dir.c_str(), kNobody, kNobody), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(10);
+    auto signer = std::make_shared<SoftwareP256Signer>();
+    auto log = AuditLog::Open(TestOptions(dir), signer);
+    if (!log) ::_exit(11);
+    if (!(*log)->Append(MakeEvent("acme", 1))) ::_exit(12);
+    const auto file = dir / AuditFileName(1);
+    if (::chmod(file.c_str(), 0440) != 0 || ::chmod(dir.c_str(), 0550) != 0) ::_exit(13);
+    auto refused = (*log)->Append(MakeEvent("acme", 2));
+    if (refused || refused.error().code != ErrorCode::kAuditUnavailable) ::_exit(14);
+    if ((*log)->Healthy()) ::_exit(15);
+    if (::chmod(dir.c_str(), 0750) != 0 || ::chmod(file.c_str(), 0640) != 0) ::_exit(16);
+    if (!WaitHealthy(**log, milliseconds(3000))) ::_exit(17);
+    auto seq = (*log)->Append(MakeEvent("acme", 2));
+    if (!seq || *seq != 2u) ::_exit(18);
+    (*log)->Close();
+    const auto r = VerifyAuditFiles(FilesOf(dir), signer->PublicKeyDer());
+    ::_exit(r.status == VerifyReport::Status::kOk && r.events == 2u ? 0 : 19);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
 }
 
 // A writer stuck in the checkpoint signer (a hung token) must not make

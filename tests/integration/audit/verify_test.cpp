@@ -159,6 +159,38 @@ TEST_F(VerifyTest, RewrittenFileResignedWithAnotherKeyIsCaught) {
   ExpectProblem(Verify(), ProblemKind::kBadSignature, 11);
 }
 
+// The attacker rewrites the log with a recomputed chain and drops every
+// checkpoint line: nothing is signed, so only the length of the unanchored
+// tail gives it away. A live log (checkpoint every 10 events here) never has
+// more than 10 unanchored events.
+TEST_F(VerifyTest, RewrittenFileWithItsCheckpointsDroppedIsCaughtByTheTailLength) {
+  std::vector<std::string> without;
+  for (const auto& text : lines_) {
+    if (ParseLine(text)->type != LineType::kCheckpoint) without.push_back(text);
+  }
+  lines_ = without;
+  Rewrite(RecomputeChain(
+      [](AuditEvent& e) {
+        if (e.seq == 5) e.principal = "someone-else";
+      },
+      nullptr));
+  const auto lax = Verify();
+  EXPECT_EQ(lax.status, VerifyReport::Status::kUnanchoredTail) << FormatVerifyReport(lax);
+  EXPECT_EQ(lax.checkpoints, 0u);
+  EXPECT_EQ(lax.unanchored_events, 25u);
+  ExpectProblem(Verify({.max_unanchored_events = 10}), ProblemKind::kUnanchoredTooLong, 1);
+}
+
+TEST_F(VerifyTest, UntouchedLogPassesTheTailLimitOfItsCheckpointInterval) {
+  const auto r = Verify({.max_unanchored_events = 10});
+  EXPECT_EQ(r.status, VerifyReport::Status::kOk) << FormatVerifyReport(r);
+  // A live tail within the limit stays a warning, not a failure.
+  lines_.pop_back();  // the closing checkpoint: 5 events unanchored
+  Rewrite(lines_);
+  EXPECT_EQ(Verify({.max_unanchored_events = 10}).status, VerifyReport::Status::kUnanchoredTail);
+  EXPECT_EQ(Verify({.max_unanchored_events = 4}).status, VerifyReport::Status::kFailed);
+}
+
 TEST_F(VerifyTest, RecomputeWithoutEditStillVerifies) {
   // Guards the two tests above: the forgery helper itself is faithful.
   Rewrite(RecomputeChain([](AuditEvent&) {}, nullptr));
