@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "broker/audit/audit_log.h"
@@ -19,8 +20,10 @@
 #include "broker/store/sqlite_record_store.h"
 #include "common/openssl_ptr.h"
 #include "daemon/api/api_handler.h"
+#include "daemon/api/metered_key_service.h"
 #include "daemon/http/server.h"
 #include "hsm/pkcs11_key_service.h"
+#include "hsm/session_pool.h"
 
 namespace kmsd::daemon {
 namespace {
@@ -143,18 +146,28 @@ struct App::Parts {
 };
 
 Status App::Parts::LoadSigners() {
+  // Read every file first and apply only when all of them load, so a broken
+  // file for one tenant leaves every tenant's signers as they were.
+  std::vector<std::pair<const TenantConfig*, std::shared_ptr<const jose::KeySet>>> loaded;
   for (const TenantConfig& tenant : config.tenants) {
     auto keys = LoadJwks(tenant.signers_jwks_file, kSignerAlgorithms);
     if (!keys) return PartFailed("tenant " + tenant.name + " signers", keys.error());
-    if (auto st = authorization->SetTenantSigners(tenant.name, {tenant.signers_issuer, *keys});
-        !st) {
-      return PartFailed("tenant " + tenant.name + " signers", st.error());
-    }
+    loaded.emplace_back(&tenant, std::move(*keys));
   }
+  std::shared_ptr<const jose::KeySet> dev_keys;
   if (config.dev_mode) {
     auto keys = LoadJwks(config.dev_signers_jwks_file, kSignerAlgorithms);
     if (!keys) return PartFailed("dev signers", keys.error());
-    if (auto st = authorization->SetDefaultSigners({config.dev_signers_issuer, *keys}); !st) {
+    dev_keys = std::move(*keys);
+  }
+  for (const auto& [tenant, keys] : loaded) {
+    if (auto st = authorization->SetTenantSigners(tenant->name, {tenant->signers_issuer, keys});
+        !st) {
+      return PartFailed("tenant " + tenant->name + " signers", st.error());
+    }
+  }
+  if (dev_keys) {
+    if (auto st = authorization->SetDefaultSigners({config.dev_signers_issuer, dev_keys}); !st) {
       return PartFailed("dev signers", st.error());
     }
   }
@@ -217,12 +230,24 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
   }
   if (p.tokens.empty()) return MakeError(ErrorCode::kInvalidArgument, "no token configured");
 
+  // The broker reaches each token through a metered wrapper, so /metrics
+  // shows the token's own latency; the pools are sampled at each scrape.
+  p.metrics = std::make_shared<api::Metrics>();
+  std::map<std::string, std::shared_ptr<hsm::KeyService>> metered;
+  for (auto& [name, service] : p.tokens) {
+    metered[name] = std::make_shared<api::MeteredKeyService>(name, service, p.metrics);
+    hsm::Pkcs11KeyService* pooled = service.get();
+    p.metrics->AddTokenPool(name, [pooled] {
+      const auto o = pooled->pool().occupancy();
+      return api::Metrics::PoolSample{o.open, o.in_use, o.size};
+    });
+  }
   // Dev mode: every tenant on the dev token, provisioned on first use.
   p.router = std::make_unique<broker::TenantRouter>(
-      p.config.dev_mode ? std::shared_ptr<hsm::KeyService>(p.tokens.front().second) : nullptr);
+      p.config.dev_mode ? metered.at(p.tokens.front().first) : nullptr);
   for (const TenantConfig& tenant : p.config.tenants) {
-    for (auto& [name, service] : p.tokens) {
-      if (name == tenant.token) p.router->Add(tenant.name, service);
+    if (const auto it = metered.find(tenant.token); it != metered.end()) {
+      p.router->Add(tenant.name, it->second);
     }
   }
 
@@ -279,18 +304,27 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
   p.broker = std::make_unique<broker::Broker>(broker_options, *p.router, *p.store, *p.audit_sink,
                                               *p.authorization, p.clock);
 
-  p.metrics = std::make_shared<api::Metrics>();
   p.metrics->SetAuditLog(p.audit_log.get());
+  std::map<std::string, api::ClientCertIdentity, std::less<>> client_certs;
+  for (const ClientCertificateConfig& cert : p.config.client_certificates) {
+    policy::RoleSet roles = 0;
+    for (const std::string& role : cert.roles) {
+      roles |= role == "encrypt"   ? policy::kRoleEncrypt
+               : role == "decrypt" ? policy::kRoleDecrypt
+                                   : policy::kRoleAdmin;
+    }
+    client_certs[cert.sha256] = {cert.tenant, cert.principal, roles};
+  }
   const bool separate_ops = p.config.server.ops_listen.has_value();
   p.api_handler = std::make_unique<api::ApiHandler>(
       p.ApiOptionsFor(true, !separate_ops),
-      api::ApiDependencies{
-          *p.broker, *p.identity, *p.audit_log, p.clock, {}, p.ReadinessChecks(), p.metrics});
+      api::ApiDependencies{*p.broker, *p.identity, *p.audit_log, p.clock, client_certs,
+                           p.ReadinessChecks(), p.metrics});
   if (separate_ops) {
     p.ops_handler = std::make_unique<api::ApiHandler>(
         p.ApiOptionsFor(false, true),
-        api::ApiDependencies{
-            *p.broker, *p.identity, *p.audit_log, p.clock, {}, p.ReadinessChecks(), p.metrics});
+        api::ApiDependencies{*p.broker, *p.identity, *p.audit_log, p.clock, client_certs,
+                             p.ReadinessChecks(), p.metrics});
   }
   return std::unique_ptr<App>(new App(std::move(parts)));
 }

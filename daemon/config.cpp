@@ -1,8 +1,10 @@
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -115,6 +117,20 @@ class TableReader {
       Problem(key, "is required (" + file_key + " or " + credential_key + ")");
   }
 
+  // An array of strings (absent: `out` unchanged).
+  void StringList(std::string_view key, std::vector<std::string>& out) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Problem(key, "must be an array of strings");
+    out.clear();
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) return Problem(key, "must be an array of strings");
+      out.push_back(*item.value<std::string>());
+    }
+  }
+
   // A sub-table, or nullptr when absent (a non-table is a problem).
   const toml::table* Table(std::string_view key) {
     known_.insert(std::string(key));
@@ -165,8 +181,17 @@ void ReadListener(TableReader& parent, std::string_view key, ListenerConfig& out
       port = -1;
     }
   }
+  in_addr v4{};
+  in6_addr v6{};
+  const bool numeric =
+      inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
   if (host.empty() || port < 0 || port > 65535) {
     problems.push_back(parent.Path(key) + ": must be HOST:PORT (e.g. 127.0.0.1:8443)");
+    return;
+  }
+  if (!numeric) {
+    // The listener binds an address, never a name the resolver could change.
+    problems.push_back(parent.Path(key) + ": HOST must be an IP address (e.g. 127.0.0.1 or [::1])");
     return;
   }
   out.address = host;
@@ -289,6 +314,52 @@ void ReadTenants(const toml::array& array, Config& config, std::vector<std::stri
   }
 }
 
+// "AB:CD:..." (openssl x509 -fingerprint) or "abcd..." → "abcd..."; empty
+// when not 32 bytes of hex.
+std::string CanonicalFingerprint(std::string_view text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
+    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return hex.size() == 64 ? hex : std::string();
+}
+
+void ReadClientCertificates(const toml::array& array, Config& config,
+                            std::vector<std::string>& problems) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    TableReader r(*array[i].as_table(), "client_certificates[" + std::to_string(i) + "]", problems);
+    ClientCertificateConfig cert;
+    std::string fingerprint;
+    r.String("sha256", fingerprint, true);
+    r.String("tenant", cert.tenant, true);
+    r.String("principal", cert.principal, true);
+    r.StringList("roles", cert.roles);
+    if (!fingerprint.empty()) {
+      cert.sha256 = CanonicalFingerprint(fingerprint);
+      if (cert.sha256.empty()) {
+        r.Problem("sha256", "must be the certificate's SHA-256 fingerprint (64 hex digits)");
+      } else if (!seen.insert(cert.sha256).second) {
+        r.Problem("sha256", "is mapped twice");
+      }
+    }
+    if (cert.roles.empty()) r.Problem("roles", "is required (encrypt, decrypt, admin)");
+    for (const std::string& role : cert.roles) {
+      if (role != "encrypt" && role != "decrypt" && role != "admin") {
+        r.Problem("roles", "must list only \"encrypt\", \"decrypt\" or \"admin\"");
+        break;
+      }
+    }
+    const bool tenant_known =
+        std::any_of(config.tenants.begin(), config.tenants.end(),
+                    [&](const TenantConfig& t) { return t.name == cert.tenant; });
+    if (!cert.tenant.empty() && !tenant_known) r.Problem("tenant", "names no [[tenants]] entry");
+    config.client_certificates.push_back(std::move(cert));
+  }
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_problems) {
@@ -317,6 +388,9 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
     if (const auto* t = r.Table("authorization")) ReadAuthorization(*t, config, problems);
     if (const auto* a = r.ArrayOfTables("tokens")) ReadTokens(*a, config, problems);
     if (const auto* a = r.ArrayOfTables("tenants")) ReadTenants(*a, config, problems);
+    if (const auto* a = r.ArrayOfTables("client_certificates")) {
+      ReadClientCertificates(*a, config, problems);
+    }
     if (const auto* t = r.Table("keys")) {
       TableReader k(*t, "keys", problems);
       k.Integer("rotate_after_wraps", config.keys.rotate_after_wraps, 1, std::int64_t(1) << 31);
@@ -325,11 +399,23 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
       problems.push_back("tokens: at least one [[tokens]] entry is required");
   }
   // Safety rules that involve several keys.
-  const bool loopback = config.server.listen.address == "127.0.0.1" ||
-                        config.server.listen.address == "::1" ||
-                        config.server.listen.address == "localhost";
-  if (problems.empty() && !config.tls.enabled && !loopback) {
-    problems.push_back("tls.enabled: plain HTTP is refused on a non-loopback address");
+  if (problems.empty() && !config.tls.enabled) {
+    if (!IsLoopbackAddress(config.server.listen.address)) {
+      problems.push_back("tls.enabled: plain HTTP is refused on a non-loopback address");
+    }
+    if (config.server.ops_listen && !IsLoopbackAddress(config.server.ops_listen->address)) {
+      problems.push_back(
+          "server.ops_listen: plain HTTP is refused on a non-loopback address (tls.enabled = "
+          "false)");
+    }
+  }
+  if (problems.empty() && !config.tls.enabled && !config.tls.client_ca_file.empty()) {
+    problems.push_back("tls.client_ca_file: mutual TLS needs tls.enabled = true");
+  }
+  if (problems.empty() && !config.client_certificates.empty() &&
+      config.tls.client_ca_file.empty()) {
+    problems.push_back(
+        "client_certificates: need mutual TLS (tls.client_ca_file) to verify the certificates");
   }
   if (out_problems != nullptr) out_problems->problems = problems;
   if (!problems.empty()) {
@@ -338,6 +424,13 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
         std::to_string(problems.size()) + " configuration problem(s): " + problems.front());
   }
   return config;
+}
+
+bool IsLoopbackAddress(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 Result<Config> LoadConfigFile(const std::filesystem::path& path, ConfigProblems* problems) {
@@ -378,6 +471,10 @@ std::string DumpConfigRedacted(const Config& c) {
         << " pool=" << t.pool_size;
   }
   for (const auto& t : c.tenants) out << " tenant[" << t.name << "]->" << t.token;
+  for (const auto& cert : c.client_certificates) {
+    out << " client_certificate[" << cert.sha256.substr(0, 16) << "...]->" << cert.tenant << "/"
+        << cert.principal;
+  }
   return out.str();
 }
 

@@ -99,6 +99,16 @@ struct TenantConfig {
   double rate_limit_burst = 0;
 };
 
+// A mutual-TLS client certificate that authenticates by itself (no bearer
+// token): the certificate must verify against tls.client_ca_file, and its
+// SHA-256 fingerprint maps it to a principal of a configured tenant.
+struct ClientCertificateConfig {
+  std::string sha256;  // lowercase hex of SHA-256 over the DER certificate
+  std::string tenant;  // a [[tenants]] name
+  std::string principal;
+  std::vector<std::string> roles;  // "encrypt", "decrypt", "admin"
+};
+
 struct KeysConfig {
   // A KEK version is rotated once this many wraps were reserved under it; far
   // below the 2^32 random-IV bound of AES-GCM (NIST SP 800-38D §8.3).
@@ -114,6 +124,7 @@ struct Config {
   AuthorizationConfig authorization;
   std::vector<TokenConfigEntry> tokens;
   std::vector<TenantConfig> tenants;
+  std::vector<ClientCertificateConfig> client_certificates;
   KeysConfig keys;
   // Dev mode only (set by --dev, never by a file): every tenant is served by
   // tokens[0], provisioned on first use, and trusts these signers.
@@ -133,6 +144,9 @@ struct ConfigProblems {
 Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* problems = nullptr);
 Result<Config> LoadConfigFile(const std::filesystem::path& path,
                               ConfigProblems* problems = nullptr);
+
+// True for 127.0.0.0/8 and ::1 (numeric addresses only).
+bool IsLoopbackAddress(const std::string& address);
 
 // The effective configuration as TOML-like text, secrets shown only by source.
 std::string DumpConfigRedacted(const Config& config);

@@ -121,6 +121,8 @@ boost::system::result<FactsDocument, PolicyError> ParseFactsDocument(std::string
 
 std::string ExplanationToJson(const Explanation& explanation) {
   bj::object out;
+  // "decision" is the contract's word (DESIGN.md), "effect" the policy's; same value.
+  out["decision"] = EffectName(explanation.decision.effect);
   out["effect"] = EffectName(explanation.decision.effect);
   out["rule"] = explanation.decision.rule_id;
   out["policy_version"] = explanation.decision.policy_version;

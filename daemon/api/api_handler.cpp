@@ -312,6 +312,10 @@ http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const Ro
   auto caller = Authenticate(request, &token_presented);
   if (!caller) {
     AuditAuthnFailure(request, caller.error().message);
+    // The category only (missing, expired, bad signature, wrong issuer): the
+    // verifier's messages never carry token bytes.
+    spdlog::warn("authentication refused request_id={} peer={} reason={}", request.request_id,
+                 request.peer.remote_address, caller.error().message);
     auto response = ErrorReply(caller.error());
     response.headers.Add("WWW-Authenticate", token_presented
                                                  ? R"(Bearer realm="kmsd", error="invalid_token")"
@@ -338,7 +342,7 @@ http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const Ro
     case Route::kPolicyEvaluate: return Evaluate(request, *caller);
     case Route::kKeys:
     case Route::kKeysRotate: return Keys(request, *caller);
-    case Route::kAudit: return Audit(*caller, query);
+    case Route::kAudit: return Audit(request, *caller, query);
     default: return ErrorReply(MakeError(ErrorCode::kInternal, "unrouted"));
   }
 }

@@ -66,7 +66,8 @@ struct ApiHandler::Impl {
   http::Response Policy(const http::Request& request, const broker::Caller& caller);
   http::Response Evaluate(const http::Request& request, const broker::Caller& caller);
   http::Response Keys(const http::Request& request, const broker::Caller& caller);
-  http::Response Audit(const broker::Caller& caller, std::string_view query);
+  http::Response Audit(const http::Request& request, const broker::Caller& caller,
+                       std::string_view query);
   http::Response Readyz();
 
   // Runs a broker call, records its latency and any policy denial.

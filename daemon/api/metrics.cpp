@@ -25,20 +25,24 @@ std::string Escape(std::string_view value) {
   return out;
 }
 
+// `name="value"`, the value escaped.
+std::string Label(std::string_view name, std::string_view value) {
+  return fmt::format("{}=\"{}\"", name, Escape(value));
+}
+
+// `labels` is a rendered label list such as Label("route", r).
 template <class Histogram>
-void RenderHistogram(std::string& out, std::string_view name, std::string_view label,
-                     const std::string& value, const Histogram& h,
-                     const std::array<double, Metrics::kBuckets.size()>& bounds) {
+void RenderHistogram(std::string& out, std::string_view name, const std::string& labels,
+                     const Histogram& h) {
   std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < bounds.size(); ++i) {
+  for (std::size_t i = 0; i < Metrics::kBuckets.size(); ++i) {
     cumulative += h.buckets[i];
-    out += fmt::format("{}_bucket{{{}=\"{}\",le=\"{}\"}} {}\n", name, label, Escape(value),
-                       bounds[i], cumulative);
+    out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, Metrics::kBuckets[i],
+                       cumulative);
   }
-  out +=
-      fmt::format("{}_bucket{{{}=\"{}\",le=\"+Inf\"}} {}\n", name, label, Escape(value), h.count);
-  out += fmt::format("{}_sum{{{}=\"{}\"}} {}\n", name, label, Escape(value), h.sum);
-  out += fmt::format("{}_count{{{}=\"{}\"}} {}\n", name, label, Escape(value), h.count);
+  out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, h.count);
+  out += fmt::format("{}_sum{{{}}} {}\n", name, labels, h.sum);
+  out += fmt::format("{}_count{{{}}} {}\n", name, labels, h.count);
 }
 
 }  // namespace
@@ -80,6 +84,20 @@ void Metrics::RecordPolicyDenial(std::string_view rule) {
   }
 }
 
+void Metrics::RecordHsmCall(std::string_view token, std::string_view operation,
+                            std::chrono::microseconds latency, bool ok) {
+  const double seconds = std::chrono::duration<double>(latency).count();
+  std::pair<std::string, std::string> key{std::string(token), std::string(operation)};
+  std::lock_guard lock(mu_);
+  hsm_latency_[key].Observe(seconds);
+  if (!ok) ++hsm_errors_[std::move(key)];
+}
+
+void Metrics::AddTokenPool(std::string token, std::function<PoolSample()> sample) {
+  std::lock_guard lock(mu_);
+  pools_.emplace_back(std::move(token), std::move(sample));
+}
+
 void Metrics::RecordAuthnFailure() { authn_failures_.fetch_add(1, std::memory_order_relaxed); }
 void Metrics::RecordRateLimited() { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -116,14 +134,37 @@ std::string Metrics::RenderPrometheus() const {
   out += "# HELP kmsd_api_request_duration_seconds Handler latency by route template.\n";
   out += "# TYPE kmsd_api_request_duration_seconds histogram\n";
   for (const auto& [route, h] : request_latency_) {
-    RenderHistogram(out, "kmsd_api_request_duration_seconds", "route", route, h, kBuckets);
+    RenderHistogram(out, "kmsd_api_request_duration_seconds", Label("route", route), h);
   }
   out += "# HELP kmsd_broker_operation_duration_seconds Broker call latency (token, store, ";
   out += "audit) by operation.\n";
   out += "# TYPE kmsd_broker_operation_duration_seconds histogram\n";
   for (const auto& [operation, h] : broker_latency_) {
-    RenderHistogram(out, "kmsd_broker_operation_duration_seconds", "operation", operation, h,
-                    kBuckets);
+    RenderHistogram(out, "kmsd_broker_operation_duration_seconds", Label("operation", operation),
+                    h);
+  }
+  out += "# HELP kmsd_hsm_operation_duration_seconds Token (PKCS#11) call latency by token ";
+  out += "and operation.\n";
+  out += "# TYPE kmsd_hsm_operation_duration_seconds histogram\n";
+  for (const auto& [key, h] : hsm_latency_) {
+    RenderHistogram(out, "kmsd_hsm_operation_duration_seconds",
+                    Label("token", key.first) + "," + Label("operation", key.second), h);
+  }
+  out += "# HELP kmsd_hsm_operation_errors_total Token calls that returned an error.\n";
+  out += "# TYPE kmsd_hsm_operation_errors_total counter\n";
+  for (const auto& [key, count] : hsm_errors_) {
+    out += fmt::format("kmsd_hsm_operation_errors_total{{token=\"{}\",operation=\"{}\"}} {}\n",
+                       Escape(key.first), Escape(key.second), count);
+  }
+  out += "# HELP kmsd_hsm_pool_sessions Token sessions by state (open, in_use) and pool size.\n";
+  out += "# TYPE kmsd_hsm_pool_sessions gauge\n";
+  for (const auto& [token, sample] : pools_) {
+    const PoolSample p = sample();
+    out += fmt::format(
+        "kmsd_hsm_pool_sessions{{token=\"{0}\",state=\"open\"}} {1}\n"
+        "kmsd_hsm_pool_sessions{{token=\"{0}\",state=\"in_use\"}} {2}\n"
+        "kmsd_hsm_pool_sessions{{token=\"{0}\",state=\"size\"}} {3}\n",
+        Escape(token), p.open, p.in_use, p.size);
   }
   out += "# HELP kmsd_policy_denials_total Requests refused by a policy rule.\n";
   out += "# TYPE kmsd_policy_denials_total counter\n";
@@ -173,8 +214,12 @@ std::string Metrics::RenderPrometheus() const {
         "kmsd_audit_rejected_total {}\n"
         "# HELP kmsd_audit_batches_total Group-commit batches written.\n"
         "# TYPE kmsd_audit_batches_total counter\n"
-        "kmsd_audit_batches_total {}\n",
-        log->Healthy() ? 1 : 0, stats.events, stats.failures, stats.rejected, stats.batches);
+        "kmsd_audit_batches_total {}\n"
+        "# HELP kmsd_audit_queue_depth Events waiting for the audit writer.\n"
+        "# TYPE kmsd_audit_queue_depth gauge\n"
+        "kmsd_audit_queue_depth {}\n",
+        log->Healthy() ? 1 : 0, stats.events, stats.failures, stats.rejected, stats.batches,
+        log->QueueDepth());
   }
   return out;
 }

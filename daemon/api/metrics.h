@@ -14,10 +14,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/audit/audit_log.h"
 #include "daemon/http/handler.h"
@@ -39,6 +41,20 @@ class Metrics final : public http::Observer {
   void RecordPolicyDenial(std::string_view rule);
   void RecordAuthnFailure();
   void RecordRateLimited();
+
+  // One key-service call ("generate_data_key", "unwrap", ...) on the named
+  // token, timed around the PKCS#11 work alone; `ok` false counts an error.
+  void RecordHsmCall(std::string_view token, std::string_view operation,
+                     std::chrono::microseconds latency, bool ok);
+
+  // A token's session pool, sampled at each scrape: sessions open, leased
+  // (in use) and the pool's size. Set once per token before serving.
+  struct PoolSample {
+    std::size_t open = 0;
+    std::size_t in_use = 0;
+    std::size_t size = 0;
+  };
+  void AddTokenPool(std::string token, std::function<PoolSample()> sample);
 
   // When set, audit_* gauges come from log->stats()/Healthy(). Must outlive this.
   void SetAuditLog(const audit::AuditLog* log) { audit_log_.store(log); }
@@ -64,6 +80,9 @@ class Metrics final : public http::Observer {
   std::map<std::pair<std::string, unsigned>, std::uint64_t> requests_;
   std::map<std::string, Histogram> request_latency_;
   std::map<std::string, Histogram> broker_latency_;
+  std::map<std::pair<std::string, std::string>, Histogram> hsm_latency_;  // (token, operation)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> hsm_errors_;
+  std::vector<std::pair<std::string, std::function<PoolSample()>>> pools_;
   std::map<std::string, std::uint64_t> policy_denials_;
   std::map<unsigned, std::uint64_t> transport_replies_;
 

@@ -1,6 +1,7 @@
 // The /v1 route functions of ApiHandler: request body -> broker call -> reply.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -107,6 +108,12 @@ http::Response ApiHandler::Impl::Generate(const http::Request& request,
     if (reply.error().code == ErrorCode::kPolicyDenied) {
       metrics->RecordPolicyDenial(reply.error().rule);
     }
+    if (reply.error().code == ErrorCode::kInvalidAuthorizationToken) {
+      // The verifier's message names a category (expired, wrong ctx, replay),
+      // never token bytes: operators need it to tell a clock skew from an attack.
+      spdlog::warn("authorization token refused request_id={} tenant={} reason={}",
+                   request.request_id, caller.tenant, reply.error().message);
+    }
     return ErrorReply(reply.error());
   }
   const std::string prefix =
@@ -135,6 +142,12 @@ http::Response ApiHandler::Impl::Decrypt(const http::Request& request,
   if (!reply) {
     if (reply.error().code == ErrorCode::kPolicyDenied) {
       metrics->RecordPolicyDenial(reply.error().rule);
+    }
+    if (reply.error().code == ErrorCode::kInvalidAuthorizationToken) {
+      // The verifier's message names a category (expired, wrong ctx, replay),
+      // never token bytes: operators need it to tell a clock skew from an attack.
+      spdlog::warn("authorization token refused request_id={} tenant={} reason={}",
+                   request.request_id, caller.tenant, reply.error().message);
     }
     return ErrorReply(reply.error());
   }
@@ -219,13 +232,26 @@ http::Response ApiHandler::Impl::Keys(const http::Request& request, const broker
   }
   auto rotated = Timed("rotate_kek", [&] { return deps.broker.RotateKek(caller); });
   if (!rotated) return ErrorReply(rotated.error());
-  return JsonReply(200, boost::json::serialize(KekJson(*rotated)));
+  boost::json::object reply = KekJson(*rotated);
+  auto keys = Timed("list_keks", [&] { return deps.broker.ListKeks(caller); });
+  if (!keys) return ErrorReply(keys.error());
+  boost::json::array list;
+  for (const auto& info : *keys) list.push_back(KekJson(info));
+  reply["keys"] = std::move(list);  // the contract: "KEK versions of the tenant"
+  return JsonReply(200, boost::json::serialize(reply));
 }
 
-http::Response ApiHandler::Impl::Audit(const broker::Caller& caller, std::string_view query) {
+http::Response ApiHandler::Impl::Audit(const http::Request& request, const broker::Caller& caller,
+                                       std::string_view query) {
   if ((caller.roles & policy::kRoleAdmin) == 0) {
     return ErrorReply(MakeError(ErrorCode::kPermissionDenied, "role admin required"));
   }
+  // The audit index is read here, not through the broker: admit the tenant
+  // as every broker flow does, so an unconfigured tenant learns nothing.
+  if (auto known = deps.broker.AdmitTenant(caller.tenant); !known) {
+    return ErrorReply(known.error());
+  }
+  if (auto ok = RequireNoBody(request); !ok) return ErrorReply(ok.error());
   std::optional<std::uint64_t> after;
   std::optional<std::uint64_t> limit;
   while (!query.empty()) {

@@ -46,6 +46,13 @@ TEST_F(ApiErrorTest, MalformedBodiesAreInvalidRequest) {
   auto bad_path = stack_->Send({.target = "/v1/records/abc%zz", .bearer = bearer});
   EXPECT_EQ(bad_path.status, 400u);
   EXPECT_EQ(ErrorCodeOf(bad_path), "invalid_request");
+  // GET routes take no body, the audit listing included.
+  const auto admin = AdminOf("acme");
+  for (const std::string target : {"/v1/audit", "/v1/keys", "/v1/policy"}) {
+    auto with_body = stack_->Send({.target = target, .body = "{}", .bearer = admin});
+    EXPECT_EQ(with_body.status, 400u) << target << " " << with_body.body;
+    EXPECT_EQ(ErrorCodeOf(with_body), "invalid_request") << target;
+  }
 }
 
 TEST_F(ApiErrorTest, MissingForgedOrExpiredBearerIsUnauthenticated) {

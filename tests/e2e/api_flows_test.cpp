@@ -126,6 +126,7 @@ TEST_F(ApiFlowTest, PolicyRoundTripEvaluateAndDenialWithRule) {
                     .bearer = admin});
   ASSERT_EQ(evaluate.status, 200u) << evaluate.body;
   EXPECT_EQ(Str(Json(evaluate), "effect"), "deny");
+  EXPECT_EQ(Str(Json(evaluate), "decision"), "deny");
   EXPECT_EQ(Str(Json(evaluate), "rule"), "no-webinars");
 
   auto created = NewRecord(admin, "webinar_recording", "w1");
@@ -173,6 +174,8 @@ TEST_F(ApiFlowTest, KeysListAndRotate) {
   const auto again_body = Json(again);
   const auto& keys = again_body.at("keys").as_array();
   EXPECT_EQ(keys.size(), before + 1);
+  // The rotate reply carries the same list: the tenant's versions after it.
+  EXPECT_EQ(Json(rotated).at("keys").as_array(), keys);
 
   auto created = NewRecord(admin, "recording", "k2");
   EXPECT_EQ(created.at("key_version"), Json(rotated).at("version"));

@@ -105,6 +105,89 @@ TEST(ConfigTest, PlainHttpOffLoopbackIsRefused) {
   EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("plain HTTP is refused")));
 }
 
+// Replaces the first `from` in `text`; the test fails if there is none.
+void ReplaceIn(std::string& text, std::string_view from, std::string_view to) {
+  const auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+}
+
+// Plain HTTP is for loopback only, on every listener, ops included.
+TEST(ConfigTest, PlainHttpOpsListenerOffLoopbackIsRefused) {
+  std::string text(kValid);
+  ReplaceIn(text, "listen = \"0.0.0.0:8443\"", "listen = \"127.0.0.2:8443\"");
+  ReplaceIn(text, "ops_listen = \"127.0.0.1:9090\"", "ops_listen = \"0.0.0.0:9090\"");
+  ReplaceIn(text, "client_ca_file = ", "# client_ca_file = ");
+  ReplaceIn(text, "[tls]\n", "[tls]\nenabled = false\n");
+  const auto problems = ProblemsOf(text);
+  EXPECT_THAT(problems, Contains(HasSubstr("server.ops_listen: plain HTTP is refused")));
+  EXPECT_THAT(problems, ::testing::Not(Contains(HasSubstr("tls.enabled: plain HTTP"))));
+  // Both on loopback (127.0.0.0/8 and ::1): accepted.
+  ReplaceIn(text, "ops_listen = \"0.0.0.0:9090\"", "ops_listen = \"[::1]:9090\"");
+  const auto config = ParseConfig(text);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->server.ops_listen->address, "::1");
+}
+
+TEST(ConfigTest, ListenHostMustBeAnIpAddress) {
+  std::string text(kValid);
+  ReplaceIn(text, "listen = \"0.0.0.0:8443\"", "listen = \"localhost:8443\"");
+  EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("server.listen: HOST must be an IP address")));
+}
+
+TEST(ConfigTest, MutualTlsWithoutTlsIsRefused) {
+  std::string text(kValid);
+  ReplaceIn(text, "listen = \"0.0.0.0:8443\"", "listen = \"127.0.0.1:8443\"");
+  ReplaceIn(text, "[tls]\n", "[tls]\nenabled = false\n");
+  EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("tls.client_ca_file: mutual TLS needs")));
+}
+
+TEST(ConfigTest, ClientCertificatesMapToATenantPrincipalAndRoles) {
+  // openssl's colon form is accepted and kept as lowercase hex.
+  const auto config = ParseConfig(WithExtra(R"toml(
+[[client_certificates]]
+sha256 = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+tenant = "acme"
+principal = "media-01"
+roles = ["encrypt", "decrypt"]
+)toml"));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->client_certificates.size(), 1u);
+  EXPECT_EQ(config->client_certificates[0].sha256,
+            "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+  EXPECT_EQ(config->client_certificates[0].roles, (std::vector<std::string>{"encrypt", "decrypt"}));
+}
+
+TEST(ConfigTest, BadClientCertificateEntriesAreNamedByPath) {
+  const auto problems = ProblemsOf(WithExtra(R"toml(
+[[client_certificates]]
+sha256 = "abc"
+tenant = "globex"
+principal = "p"
+roles = ["root"]
+[[client_certificates]]
+tenant = "acme"
+principal = "q"
+)toml"));
+  EXPECT_THAT(problems, Contains(HasSubstr("client_certificates[0].sha256: must be the")));
+  EXPECT_THAT(problems, Contains("client_certificates[0].tenant: names no [[tenants]] entry"));
+  EXPECT_THAT(problems, Contains(HasSubstr("client_certificates[0].roles: must list only")));
+  EXPECT_THAT(problems, Contains("client_certificates[1].sha256: is required"));
+  EXPECT_THAT(problems, Contains(HasSubstr("client_certificates[1].roles: is required")));
+}
+
+TEST(ConfigTest, ClientCertificatesNeedMutualTls) {
+  std::string text = WithExtra(R"toml(
+[[client_certificates]]
+sha256 = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+tenant = "acme"
+principal = "media-01"
+roles = ["encrypt"]
+)toml");
+  ReplaceIn(text, "client_ca_file = ", "# client_ca_file = ");
+  EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("client_certificates: need mutual TLS")));
+}
+
 TEST(ConfigTest, TenantMustNameAKnownToken) {
   std::string text(kValid);
   text.replace(text.find("token = \"primary\""), 17, "token = \"other\"");
