@@ -76,6 +76,11 @@ std::size_t IdentityVerifier::cached_tokens() const {
   return lru_.size();
 }
 
+std::uint64_t IdentityVerifier::full_verifications() const {
+  std::lock_guard lock(mutex_);
+  return full_verifications_;
+}
+
 Result<Identity> IdentityVerifier::Verify(std::string_view bearer_token, Instant now) {
   // Checked before hashing so that an oversized token costs nothing.
   if (bearer_token.size() > kMaxTokenBytes) return TokenError(kCode, TokenFailure::kTooLarge);
@@ -103,6 +108,7 @@ Result<Identity> IdentityVerifier::Verify(std::string_view bearer_token, Instant
     }
     keys = keys_;
     generation = generation_;
+    ++full_verifications_;
   }
   if (!keys) return TokenError(kCode, TokenFailure::kUnknownKid);
 

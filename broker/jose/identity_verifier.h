@@ -84,6 +84,8 @@ class IdentityVerifier {
   void ReplaceKeys(std::shared_ptr<const KeySet> keys);
 
   std::size_t cached_tokens() const;
+  // Full verifications (signature and claims) performed: a cache hit adds none.
+  std::uint64_t full_verifications() const;
 
  private:
   using Digest = std::array<std::uint8_t, 32>;
@@ -105,7 +107,8 @@ class IdentityVerifier {
   mutable std::mutex mutex_;  // guards everything below
   std::shared_ptr<const KeySet> keys_;
   std::uint64_t generation_ = 0;  // bumped by ReplaceKeys
-  std::list<CacheEntry> lru_;     // most recent first
+  std::uint64_t full_verifications_ = 0;
+  std::list<CacheEntry> lru_;  // most recent first
   std::unordered_map<Digest, std::list<CacheEntry>::iterator, DigestHash> index_;
 };
 

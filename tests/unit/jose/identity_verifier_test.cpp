@@ -179,6 +179,12 @@ TEST_F(IdentityVerifierTest, CacheHoldsAVerifiedTokenOnce) {
   ASSERT_TRUE(verifier_.Verify(token, kNow));
   ASSERT_TRUE(verifier_.Verify(token, kNow + 1s));
   EXPECT_EQ(verifier_.cached_tokens(), 1u);
+  // A client that reuses its token pays for one verification only.
+  EXPECT_EQ(verifier_.full_verifications(), 1u);
+  auto other = Claims();
+  other["sub"] = "bob";
+  ASSERT_TRUE(verifier_.Verify(Mint(other), kNow));  // another token is verified in full
+  EXPECT_EQ(verifier_.full_verifications(), 2u);
   auto identity = verifier_.Verify(token, kNow + 2s);
   ASSERT_TRUE(identity);
   EXPECT_EQ(identity->principal, "alice");
