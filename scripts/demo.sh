@@ -47,26 +47,32 @@ cat >"$WORK/policy.json" <<'JSON'
 JSON
 KMSD_TOKEN=$MEDIA_TOKEN "$KMSCTL" policy set "$WORK/policy.json"
 AUTHZ=$("$KMSCTL" dev authz --data-dir "$DATA" --tenant "$TENANT" --context-id "$CTX" --subject viewer)
-set +e
-KMSD_TOKEN=$VIEWER_TOKEN "$KMSCTL" decrypt-file "$WORK/meeting.kmsenc" "$WORK/denied.oga" --authz "$AUTHZ"
-status=$?
-set -e
-[[ $status -ne 0 && ! -e $WORK/denied.oga ]] || { echo "policy did not deny" >&2; exit 1; }
-echo "refused as expected (exit $status), no output file written"
+# expect_refusal NAME STATUS_CODE OUTPUT CMD...: the command must exit 3
+# (refused) naming STATUS_CODE (e.g. "403 policy_denied"), and leave no OUTPUT.
+expect_refusal() {
+  local what=$1 code=$2 out=$3 status=0
+  shift 3
+  "$@" 2>"$WORK/stderr" || status=$?
+  cat "$WORK/stderr" >&2
+  if [[ $status -ne 3 ]] || ! grep -q "$code" "$WORK/stderr" || [[ -e $out ]]; then
+    echo "DEMO FAILED: $what: expected exit 3 with '$code' and no $out (exit $status)" >&2
+    exit 1
+  fi
+  echo "refused as expected (exit $status, $code), no output file written"
+}
+expect_refusal "policy denial" "403 policy_denied" "$WORK/denied.oga" \
+  env KMSD_TOKEN="$VIEWER_TOKEN" "$KMSCTL" decrypt-file "$WORK/meeting.kmsenc" "$WORK/denied.oga" --authz "$AUTHZ"
 
 step "the admin lifts the policy and destroys the key: crypto-shredding"
 echo '{"default": "allow", "rules": []}' >"$WORK/open.json"
 KMSD_TOKEN=$MEDIA_TOKEN "$KMSCTL" policy set "$WORK/open.json" >/dev/null
 KMSD_TOKEN=$MEDIA_TOKEN "$KMSCTL" records destroy "$CTX"
 AUTHZ=$("$KMSCTL" dev authz --data-dir "$DATA" --tenant "$TENANT" --context-id "$CTX" --subject viewer)
-set +e
-KMSD_TOKEN=$VIEWER_TOKEN "$KMSCTL" decrypt-file "$WORK/meeting.kmsenc" "$WORK/gone.oga" --authz "$AUTHZ"
-status=$?
-set -e
-[[ $status -ne 0 && ! -e $WORK/gone.oga ]] || { echo "destroyed key still released" >&2; exit 1; }
-echo "refused as expected (exit $status): the key is gone for good"
+expect_refusal "destroyed key" "410 key_destroyed" "$WORK/gone.oga" \
+  env KMSD_TOKEN="$VIEWER_TOKEN" "$KMSCTL" decrypt-file "$WORK/meeting.kmsenc" "$WORK/gone.oga" --authz "$AUTHZ"
+echo "the key is gone for good"
 
-step "the audit trail verifies"
-"$KMSCTL" audit verify --public-key "$DATA/audit/audit-signer.pub.pem" "$DATA"/audit/audit-*.jsonl || true
+step "the audit trail verifies (hash chain and token-signed checkpoints)"
+"$KMSCTL" audit verify --public-key "$DATA/audit/audit-signer.pub.pem" "$DATA"/audit/audit-*.jsonl
 echo
 echo "demo complete"

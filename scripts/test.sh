@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, and runs every test
 # against a real SoftHSM2 token, a real SQLite store and a real HTTP server.
-# Exits non-zero when any test fails. Under CI=true, token tests that cannot
-# find SoftHSM2 fail instead of skipping.
+# Exits non-zero when any test fails. It sets CI=true after installing the
+# packages, so token tests that cannot find SoftHSM2 fail instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The packages above include SoftHSM2 and the test tools: from here on a test
+# that cannot find them fails instead of skipping, in CI or not.
+export CI=true
 
 echo "== build (warnings are errors)"
 BUILD_DIR=build scripts/build.sh -DKMSD_WERROR=ON
