@@ -13,6 +13,7 @@
 #include "broker/audit/audit_files.h"
 #include "broker/audit/verify.h"
 #include "cli/client/client.h"
+#include "cli/kmsctl/authz_claims.h"
 #include "cli/kmsctl/dev_mint.h"
 #include "cli/kmsctl/exit_codes.h"
 #include "cli/recording/file_crypto.h"
@@ -193,6 +194,16 @@ class Runner {
                   "cannot read the header of " + s_.in + " (" +
                       std::string(ErrorCodeName(context_id.error().code)) + ": " +
                       context_id.error().message + "): is it a .kmsenc file made by encrypt-file?");
+    }
+    // The header is authenticated only once the key is known; a context id
+    // changed in it would otherwise surface as a refused token. Say what it is.
+    if (const auto issued_for = UnverifiedContextClaim(s_.authz);
+        issued_for && *issued_for != *context_id) {
+      return Fail(kExitIntegrity, "REFUSED: the header of " + s_.in + " names context " +
+                                      *context_id + " but the authorization token was issued for " +
+                                      *issued_for +
+                                      ": the file was altered, or the token is for another file; " +
+                                      s_.out + " was not written");
     }
     if (auto failed = Connect()) return *failed;
     auto key = client_->DecryptDataKey(*context_id, s_.authz);

@@ -185,6 +185,61 @@ TEST_F(KmsctlE2eTest, TamperedRecordingIsRefusedWithExitSixAndNoOutput) {
   EXPECT_FALSE(fs::exists(back));
 }
 
+// A context id changed in the header is named as tampering (exit 6), not as
+// a refused authorization token: the token was issued for the original id.
+TEST_F(KmsctlE2eTest, ContextIdChangedInTheHeaderIsRefusedAsTampering) {
+  const auto enc = dir_.path() / "complete.kmsenc";
+  const auto back = dir_.path() / "complete.oga";
+  const std::string context_id = EncryptRecording(enc);
+  std::string bytes = Slurp(enc);
+  const auto at = bytes.find(context_id);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + context_id.size() - 1] = bytes[at + context_id.size() - 1] == '0' ? '1' : '0';
+  {
+    std::ofstream f(enc, std::ios::binary | std::ios::trunc);
+    f << bytes;
+  }
+  const auto dec =
+      Kmsctl({"decrypt-file", enc.string(), back.string(), "--authz", Authz(context_id)});
+  EXPECT_EQ(dec.exit_code, kmsctl::kExitIntegrity) << dec.err;
+  EXPECT_NE(dec.err.find("REFUSED"), std::string::npos) << dec.err;
+  EXPECT_NE(dec.err.find("altered"), std::string::npos) << dec.err;
+  EXPECT_FALSE(fs::exists(back));
+}
+
+// Truncation exactly at a chunk boundary and reordered chunks, through the
+// binary: exit 6, "REFUSED", no output file.
+TEST_F(KmsctlE2eTest, TruncatedAtAChunkBoundaryOrReorderedIsRefused) {
+  const auto enc = dir_.path() / "complete.kmsenc";
+  const std::string context_id = EncryptRecording(enc);  // 4 KiB chunks: several
+  const std::string bytes = Slurp(enc);
+  const std::size_t sealed = 4096 + 16;               // chunk ciphertext + tag
+  const std::size_t header = 45 + context_id.size();  // docs/file-format.md
+  ASSERT_GT(bytes.size(), header + 3 * sealed);
+  const std::string truncated = bytes.substr(0, header + 2 * sealed);
+  std::string reordered = bytes;
+  std::copy(bytes.begin() + static_cast<std::ptrdiff_t>(header + sealed),
+            bytes.begin() + static_cast<std::ptrdiff_t>(header + 2 * sealed),
+            reordered.begin() + static_cast<std::ptrdiff_t>(header));
+  std::copy(bytes.begin() + static_cast<std::ptrdiff_t>(header),
+            bytes.begin() + static_cast<std::ptrdiff_t>(header + sealed),
+            reordered.begin() + static_cast<std::ptrdiff_t>(header + sealed));
+  for (const auto& [name, variant] :
+       {std::pair{"truncated", truncated}, {"reordered", reordered}}) {
+    const auto bad = dir_.path() / (std::string(name) + ".kmsenc");
+    const auto out = dir_.path() / (std::string(name) + ".oga");
+    {
+      std::ofstream f(bad, std::ios::binary | std::ios::trunc);
+      f << variant;
+    }
+    const auto dec =
+        Kmsctl({"decrypt-file", bad.string(), out.string(), "--authz", Authz(context_id)});
+    EXPECT_EQ(dec.exit_code, kmsctl::kExitIntegrity) << name << ": " << dec.err;
+    EXPECT_NE(dec.err.find("REFUSED"), std::string::npos) << name << ": " << dec.err;
+    EXPECT_FALSE(fs::exists(out)) << name;
+  }
+}
+
 TEST_F(KmsctlE2eTest, DestroyedRecordExitsThreeWith410) {
   const auto enc = dir_.path() / "complete.kmsenc";
   const std::string context_id = EncryptRecording(enc);
