@@ -90,12 +90,7 @@ Result<AtomicOutput> AtomicOutput::Create(const std::filesystem::path& target) {
   }
   std::filesystem::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
-  // Appended piecewise: g++ 12 at -O3 reports a false -Wrestrict for
-  // `"." + std::string&&` (GCC bug 105329), which -Werror turns fatal.
-  std::string leaf = ".";
-  leaf += target.filename().string();
-  leaf += ".XXXXXX";
-  std::string pattern = (dir / leaf).string();
+  std::string pattern = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
   // mkostemp creates with O_CREAT | O_EXCL and mode 0600.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "broker/jose/dev_tokens.h"
+#include "broker/jose/signer.h"
 #include "tests/e2e/beast_client.h"
 #include "tests/support/dev_daemon.h"
 #include "tests/support/softhsm_token.h"
@@ -112,10 +113,43 @@ TEST_F(KmsdReloadTest, ValidPolicyChangeTakesEffectAndABrokenOneKeepsThePolicyIn
   Reload("reload: policies, keys and certificates re-read");
   EXPECT_EQ(DecryptStatus(ctx), 200u);
 
-  // A broken document: the reload says so and the policy in force stays.
+  // A deny policy in force again, then its stored document broken: the
+  // reload says so and the deny stays (not the built-in allow default).
+  Sql(data_ / "kmsd.db",
+      R"(UPDATE policies SET document='{"default":"allow","rules":[{"id":"deny-recordings",)"
+      R"("effect":"deny","operations":["decrypt"],"asset_types":["recording"]}]}' )"
+      R"(WHERE tenant='acme')");
+  Reload("reload: policies, keys and certificates re-read");
+  ASSERT_EQ(DecryptStatus(ctx), 403u);
   Sql(data_ / "kmsd.db", "UPDATE policies SET document='{broken' WHERE tenant='acme'");
   Reload("previous policy kept for tenant(s) acme");
-  EXPECT_EQ(DecryptStatus(ctx), 200u);
+  EXPECT_EQ(DecryptStatus(ctx), 403u) << "the deny in force was dropped";
+}
+
+// The identity provider rotates its signing key: after SIGHUP, tokens signed
+// with the new key are accepted and those signed with the old one refused.
+TEST_F(KmsdReloadTest, RotatedIdentityKeyIsInForceAfterSighup) {
+  ASSERT_EQ(Call("GET", "/v1/keys").status, 200u);
+  const fs::path new_key = dir_.path() / "rotated-idp.key";
+  const fs::path new_jwks = dir_.path() / "rotated-idp.jwks.json";
+  ASSERT_TRUE(jose::EnsureDevKeyPair(new_key, new_jwks, "rotated-idp", dev::kIdentityAlgorithm));
+  auto signer =
+      jose::JwsSigner::FromPrivateKeyFile("rotated-idp", new_key, dev::kIdentityAlgorithm);
+  dev::IdentityTokenSpec spec;
+  spec.tenant = "acme";
+  spec.subject = "admin";
+  spec.roles = {"admin"};
+  spec.now = SystemClock().Now();
+  const std::string rotated_bearer = dev::MintIdentityToken(signer.value(), spec).value();
+  const std::string old_bearer = bearer_;
+  bearer_ = rotated_bearer;
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 401u) << "a key not yet published was accepted";
+
+  fs::copy_file(new_jwks, data_ / dev::kIdentityJwksFile, fs::copy_options::overwrite_existing);
+  Reload("reload: policies, keys and certificates re-read");
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 200u);
+  bearer_ = old_bearer;
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 401u) << "the retired key (and its cache) survived";
 }
 
 TEST_F(KmsdReloadTest, BrokenIdentityKeyFileKeepsTheKeysInForce) {
