@@ -145,10 +145,13 @@ reply=$(curl -sS "${MTLS[@]}" -H 'Content-Type: application/json' -w '\n%{http_c
   -d '{"asset_type":"recording","asset_id":"tls/1"}' "$URL/v1/datakeys")
 [[ $(tail -1 <<<"$reply") == 201 ]] || fail "mapped certificate generate: $reply"
 CTX=$(head -1 <<<"$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["context_id"])')
+KEYS=("$(head -1 <<<"$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["plaintext_key"])')")
 AUTHZ=$("$KMSCTL" dev authz --data-dir "$D" --tenant acme --context-id "$CTX" --subject media-01)
 reply=$(curl -sS "${MTLS[@]}" -H 'Content-Type: application/json' -w '\n%{http_code}' \
   -d "{\"context_id\":\"$CTX\",\"authorization_token\":\"$AUTHZ\"}" "$URL/v1/datakeys/decrypt")
 [[ $(tail -1 <<<"$reply") == 200 ]] || fail "mapped certificate decrypt: $reply"
+[[ $(head -1 <<<"$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["plaintext_key"])') == "${KEYS[0]}" ]] ||
+  fail "decrypt released another key than generate"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${MTLS[@]}" "$URL/v1/keys")
 [[ $code == 403 ]] || fail "the certificate's roles exclude admin, yet GET /v1/keys got $code"
 pass "a mapped client certificate authenticates with its tenant and roles"
@@ -161,8 +164,9 @@ KCTL=("$KMSCTL" --url "$URL" --ca-file "$P/ca-one.crt" --cert-file "$P/client-on
   fail "kmsctl generate over mTLS"
 CTX=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["context_id"])' "$W/gen.json")
 AUTHZ=$("$KMSCTL" dev authz --data-dir "$D" --tenant acme --context-id "$CTX" --subject alice)
-"${KCTL[@]}" datakey decrypt --context-id "$CTX" --authz "$AUTHZ" >/dev/null ||
+"${KCTL[@]}" datakey decrypt --context-id "$CTX" --authz "$AUTHZ" >"$W/dec.json" ||
   fail "kmsctl decrypt over mTLS"
+KEYS+=("$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plaintext_key"])' "$W/dec.json")")
 pass "kmsctl generate and decrypt with a bearer token over mutual TLS"
 
 # --- SIGHUP: new certificate for new connections; the open connection lives on.
@@ -201,11 +205,17 @@ subject | grep -q "CN *= *server-two" || fail "the certificate in force was drop
 curl -fsS "${MTLS[@]}" "$URL/readyz" >/dev/null || fail "not serving after a broken reload"
 pass "a broken certificate on SIGHUP keeps the one in force"
 
-# Nothing secret in the daemon's output: neither the PIN nor a token.
-if grep -qF "$(cat "$D/token.pin")" "$W/kmsd.log" || grep -qF "$TOKEN" "$W/kmsd.log" ||
-  grep -qF "$AUTHZ" "$W/kmsd.log"; then
-  fail "a PIN or token appears in kmsd's output"
-fi
+# Nothing secret in the daemon's output: not the PIN, a token, or any key it
+# handed out (base64 as sent, and hex).
+secrets=("$(cat "$D/token.pin")" "$TOKEN" "$AUTHZ")
+for key in "${KEYS[@]}"; do
+  [[ -n $key ]] || fail "a released key was not captured"
+  secrets+=("$key" "$(base64 -d <<<"$key" | od -An -tx1 | tr -d ' \n')")
+done
+for secret in "${secrets[@]}"; do
+  grep -qiF "$secret" "$W/kmsd.log" "$W/dev.log" && fail "a PIN, token or key appears in kmsd's output"
+done
+pass "no PIN, token or released key in kmsd's output"
 kill -TERM "$KMSD_PID"
 wait "$KMSD_PID" || fail "kmsd did not exit cleanly on SIGTERM"
 echo "kmsd_tls_test: passed"
