@@ -42,9 +42,11 @@ int RunRawToken(const RawTokenOptions& options) {
   auto token = hsm::EnsureDevToken(options.dir);
   if (!token) return Fail("token", token.error());
   for (unsigned threads : options.threads) {
-    // One session per thread, as the daemon's pool would have at best.
+    // One session per thread, as the daemon's pool would have at best, up to
+    // the pool's limit (64): beyond it threads wait for a session, as the
+    // daemon's workers would.
     hsm::TokenConfig config = token->config;
-    config.pool_size = threads;
+    config.pool_size = std::min<unsigned>(threads, 64);
     auto service = hsm::OpenPkcs11KeyService(config);
     if (!service) return Fail("open", service.error());
     const hsm::KekId kek{std::string(kTenant), 1};

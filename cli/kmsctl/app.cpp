@@ -79,6 +79,15 @@ void Build(CLI::App& app, Settings& s) {
   auto* keys = app.add_subcommand("keys", "KEK versions")->require_subcommand(1);
   leaf(keys->add_subcommand("list", "GET /v1/keys"), "keys list");
   leaf(keys->add_subcommand("rotate", "POST /v1/keys/rotate"), "keys rotate");
+  auto* rewrap =
+      leaf(keys->add_subcommand("rewrap", "POST /v1/keys/rewrap until none remain"), "keys rewrap");
+  rewrap->add_option("--batch", s.batch, "records per step (1..10000)")
+      ->check(CLI::Range(1u, 10000u));
+  auto* destroy =
+      leaf(keys->add_subcommand("destroy", "DELETE /v1/keys/VERSION: crypto-shred a KEK version"),
+           "keys destroy");
+  destroy->add_option("VERSION", s.key_version)->required()->check(CLI::PositiveNumber);
+  destroy->add_flag("--force", s.force, "also shred the records still under it");
 
   auto* records = app.add_subcommand("records", "key records")->require_subcommand(1);
   leaf(records->add_subcommand("show", "GET /v1/records/C"), "records show")

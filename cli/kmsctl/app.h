@@ -42,6 +42,9 @@ struct Settings {
   std::vector<std::string> files;
   std::string public_key;
   bool strict = false;
+  std::uint32_t key_version = 0;  // keys destroy VERSION
+  bool force = false;             // keys destroy --force
+  std::uint32_t batch = 1000;     // keys rewrap --batch
   // Longest unanchored tail accepted as a live log's (the daemon's default
   // audit.checkpoint_every_events); a longer one means checkpoints are missing.
   std::uint64_t max_unanchored = 1000;

@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -65,6 +67,8 @@ class Runner {
         {"policy evaluate", &Runner::PolicyEvaluate},
         {"keys list", &Runner::KeysList},
         {"keys rotate", &Runner::KeysRotate},
+        {"keys rewrap", &Runner::KeysRewrap},
+        {"keys destroy", &Runner::KeysDestroy},
         {"records show", &Runner::RecordsShow},
         {"records destroy", &Runner::RecordsDestroy},
         {"audit verify", &Runner::AuditVerify},
@@ -234,6 +238,35 @@ class Runner {
   int PolicyEvaluate() { return SendFile("POST", "/v1/policy/evaluate"); }
   int KeysList() { return Print("GET", "/v1/keys", {}); }
   int KeysRotate() { return Print("POST", "/v1/keys/rotate", "{}"); }
+  int KeysDestroy() {
+    return Print("DELETE",
+                 "/v1/keys/" + std::to_string(s_.key_version) + (s_.force ? "?force=true" : ""),
+                 {});
+  }
+
+  // Steps until no record is left under an old version; prints each step.
+  int KeysRewrap() {
+    if (auto failed = Connect()) return *failed;
+    const std::string body = "{\"batch\":" + std::to_string(s_.batch) + "}";
+    for (;;) {
+      auto reply = client_->Call("POST", "/v1/keys/rewrap", body);
+      if (!reply) return FailCall(reply.error());
+      out_ << reply->body << "\n";
+      out_.flush();
+      boost::system::error_code ec;
+      const auto parsed = boost::json::parse(reply->body, ec);
+      const auto* remaining =
+          !ec && parsed.is_object() ? parsed.as_object().if_contains("remaining") : nullptr;
+      if (remaining == nullptr || !remaining->is_number()) {
+        return Fail(kExitOther, "the daemon's rewrap reply has no \"remaining\" count");
+      }
+      const auto rewrapped = parsed.as_object().if_contains("rewrapped");
+      if (remaining->to_number<std::uint64_t>() == 0) return kExitOk;
+      if (rewrapped == nullptr || rewrapped->to_number<std::uint64_t>() == 0) {
+        return Fail(kExitOther, "rewrap made no progress; see the daemon's log");
+      }
+    }
+  }
   int RecordsShow() {
     return Print("GET", "/v1/records/" + client::EscapePathSegment(s_.context_id), {});
   }

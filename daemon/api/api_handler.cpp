@@ -129,6 +129,7 @@ std::optional<RouteMatch> MatchRoute(std::string_view path, const ApiOptions& op
       {"/v1/policy/evaluate", Route::kPolicyEvaluate, "POST", false},
       {"/v1/keys", Route::kKeys, "GET", false},
       {"/v1/keys/rotate", Route::kKeysRotate, "POST", false},
+      {"/v1/keys/rewrap", Route::kKeysRewrap, "POST", false},
       {"/v1/audit", Route::kAudit, "GET", false},
       {"/healthz", Route::kHealthz, "GET", true},
       {"/readyz", Route::kReadyz, "GET", true},
@@ -143,6 +144,11 @@ std::optional<RouteMatch> MatchRoute(std::string_view path, const ApiOptions& op
   if (options.serve_api && path.size() > kRecords.size() && path.starts_with(kRecords)) {
     return RouteMatch{Route::kRecord, "/v1/records/{context_id}", "GET, DELETE",
                       path.substr(kRecords.size())};
+  }
+  constexpr std::string_view kKeyVersions = "/v1/keys/";
+  if (options.serve_api && path.size() > kKeyVersions.size() && path.starts_with(kKeyVersions)) {
+    return RouteMatch{Route::kKeyVersion, "/v1/keys/{version}", "DELETE",
+                      path.substr(kKeyVersions.size())};
   }
   return std::nullopt;
 }
@@ -331,7 +337,7 @@ http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const Ro
     return response;
   }
 
-  if (!query.empty() && match.route != Route::kAudit) {
+  if (!query.empty() && match.route != Route::kAudit && match.route != Route::kKeyVersion) {
     return ErrorReply(Invalid("this route takes no query parameters"));
   }
   switch (match.route) {
@@ -342,6 +348,8 @@ http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const Ro
     case Route::kPolicyEvaluate: return Evaluate(request, *caller);
     case Route::kKeys:
     case Route::kKeysRotate: return Keys(request, *caller);
+    case Route::kKeysRewrap: return RewrapKeys(request, *caller);
+    case Route::kKeyVersion: return DestroyKeyVersion(request, *caller, match.tail, query);
     case Route::kAudit: return Audit(request, *caller, query);
     default: return ErrorReply(MakeError(ErrorCode::kInternal, "unrouted"));
   }

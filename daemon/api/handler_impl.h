@@ -23,6 +23,8 @@ enum class Route {
   kPolicyEvaluate,
   kKeys,
   kKeysRotate,
+  kKeysRewrap,
+  kKeyVersion,
   kAudit,
   kHealthz,
   kReadyz,
@@ -33,7 +35,7 @@ struct RouteMatch {
   Route route;
   std::string_view name;   // the route template, used in logs and metric labels
   std::string_view allow;  // the Allow header value: methods this path serves
-  std::string_view tail;   // /v1/records/{tail}: still percent-encoded
+  std::string_view tail;   // /v1/records/{tail} (still percent-encoded), /v1/keys/{tail}
 };
 
 // Matches a request path (no query) against the routes `options` serves.
@@ -66,6 +68,9 @@ struct ApiHandler::Impl {
   http::Response Policy(const http::Request& request, const broker::Caller& caller);
   http::Response Evaluate(const http::Request& request, const broker::Caller& caller);
   http::Response Keys(const http::Request& request, const broker::Caller& caller);
+  http::Response RewrapKeys(const http::Request& request, const broker::Caller& caller);
+  http::Response DestroyKeyVersion(const http::Request& request, const broker::Caller& caller,
+                                   std::string_view tail, std::string_view query);
   http::Response Audit(const http::Request& request, const broker::Caller& caller,
                        std::string_view query);
   http::Response Readyz();

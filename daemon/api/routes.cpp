@@ -241,6 +241,55 @@ http::Response ApiHandler::Impl::Keys(const http::Request& request, const broker
   return JsonReply(200, boost::json::serialize(reply));
 }
 
+// POST /v1/keys/rewrap {"batch"?: 1..10000}: one resumable step of moving
+// records off old KEK versions; call again until "remaining" is 0.
+http::Response ApiHandler::Impl::RewrapKeys(const http::Request& request,
+                                            const broker::Caller& caller) {
+  std::int64_t batch = 1000;
+  if (!request.body.empty()) {
+    if (auto ok = CheckJsonContentType(request.headers); !ok) return ErrorReply(ok.error());
+    auto body = BodyObject::Parse(request.body, {"batch"});
+    if (!body) return ErrorReply(body.error());
+    if (const auto* value = body->Find("batch")) {
+      if (!value->is_int64() || value->as_int64() < 1 || value->as_int64() > 10000) {
+        return ErrorReply(Invalid("batch must be an integer from 1 to 10000"));
+      }
+      batch = value->as_int64();
+    }
+  }
+  auto progress = Timed(
+      "rewrap", [&] { return deps.broker.RewrapStep(caller, static_cast<std::size_t>(batch)); });
+  if (!progress) return ErrorReply(progress.error());
+  return JsonReply(200,
+                   boost::json::serialize(boost::json::object{{"rewrapped", progress->rewrapped},
+                                                              {"remaining", progress->remaining}}));
+}
+
+// DELETE /v1/keys/{version}[?force=true]: crypto-shreds a KEK version;
+// refused (409) while records use it unless forced, and for the current one.
+http::Response ApiHandler::Impl::DestroyKeyVersion(const http::Request& request,
+                                                   const broker::Caller& caller,
+                                                   std::string_view tail, std::string_view query) {
+  if (auto ok = RequireNoBody(request); !ok) return ErrorReply(ok.error());
+  auto version = ParseUnsigned(tail);
+  if (!version || *version < 1 || *version > 0xFFFFFFFFu) {
+    return ErrorReply(Invalid("key version must be a number from 1 to 4294967295"));
+  }
+  bool force = false;
+  if (!query.empty()) {
+    if (query != "force=true" && query != "force=false") {
+      return ErrorReply(Invalid("the only query parameter is force=true or force=false"));
+    }
+    force = query == "force=true";
+  }
+  auto shredded = Timed("destroy_kek", [&] {
+    return deps.broker.DestroyKekVersion(caller, static_cast<std::uint32_t>(*version), force);
+  });
+  if (!shredded) return ErrorReply(shredded.error());
+  return JsonReply(200, boost::json::serialize(boost::json::object{
+                            {"version", *version}, {"records_shredded", *shredded}}));
+}
+
 http::Response ApiHandler::Impl::Audit(const http::Request& request, const broker::Caller& caller,
                                        std::string_view query) {
   if ((caller.roles & policy::kRoleAdmin) == 0) {

@@ -181,6 +181,73 @@ TEST_F(ApiFlowTest, KeysListAndRotate) {
   EXPECT_EQ(created.at("key_version"), Json(rotated).at("version"));
 }
 
+// Rotation, then rewrap moves every record to the current version (old ones
+// still decrypt), then the retired version is destroyed; destroying the
+// current one or one in use without force is a conflict.
+TEST_F(ApiFlowTest, RewrapThenDestroyTheOldKeyVersion) {
+  const auto admin = AdminOf("acme");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(Str(NewRecord(admin, "recording", "rw-" + std::to_string(i)), "context_id"));
+  auto rotated = stack_->Send({.method = "POST", .target = "/v1/keys/rotate", .bearer = admin});
+  ASSERT_EQ(rotated.status, 200u) << rotated.body;
+  const auto current = Json(rotated).at("version").as_int64();
+
+  auto in_use = stack_->Send({.method = "DELETE", .target = "/v1/keys/1", .bearer = admin});
+  EXPECT_EQ(in_use.status, 409u) << in_use.body;
+  auto current_refused = stack_->Send(
+      {.method = "DELETE", .target = "/v1/keys/" + std::to_string(current), .bearer = admin});
+  EXPECT_EQ(current_refused.status, 409u) << current_refused.body;
+  auto bad = stack_->Send({.method = "DELETE", .target = "/v1/keys/one", .bearer = admin});
+  EXPECT_EQ(bad.status, 400u);
+  auto bad_query =
+      stack_->Send({.method = "DELETE", .target = "/v1/keys/1?force=yes", .bearer = admin});
+  EXPECT_EQ(bad_query.status, 400u);
+  auto bad_batch = stack_->Send(
+      {.method = "POST", .target = "/v1/keys/rewrap", .body = R"({"batch":0})", .bearer = admin});
+  EXPECT_EQ(bad_batch.status, 400u);
+
+  auto step = stack_->Send(
+      {.method = "POST", .target = "/v1/keys/rewrap", .body = R"({"batch":2})", .bearer = admin});
+  ASSERT_EQ(step.status, 200u) << step.body;
+  EXPECT_EQ(Json(step).at("rewrapped").as_int64(), 2);
+  EXPECT_EQ(Json(step).at("remaining").as_int64(), 1);
+  auto last = stack_->Send({.method = "POST", .target = "/v1/keys/rewrap", .bearer = admin});
+  ASSERT_EQ(last.status, 200u) << last.body;
+  EXPECT_EQ(Json(last).at("remaining").as_int64(), 0);
+  for (const auto& id : ids) {
+    auto info = stack_->Send({.target = "/v1/records/" + id, .bearer = admin});
+    EXPECT_EQ(Json(info).at("key_version").as_int64(), current) << id;
+    EXPECT_EQ(Decrypt(admin, id, stack_->harness().Authz("acme", id)).status, 200u) << id;
+  }
+
+  auto destroyed = stack_->Send({.method = "DELETE", .target = "/v1/keys/1", .bearer = admin});
+  ASSERT_EQ(destroyed.status, 200u) << destroyed.body;
+  EXPECT_EQ(Json(destroyed).at("records_shredded").as_int64(), 0);
+  // Idempotent: a repeated DELETE finishes a destruction cut short, shreds nothing more.
+  auto again = stack_->Send({.method = "DELETE", .target = "/v1/keys/1", .bearer = admin});
+  EXPECT_EQ(again.status, 200u) << again.body;
+  EXPECT_EQ(Json(again).at("records_shredded").as_int64(), 0);
+  const auto listed = Json(stack_->Send({.target = "/v1/keys", .bearer = admin}));
+  EXPECT_EQ(Str(listed.at("keys").as_array().at(0).as_object(), "state"), "destroyed");
+  EXPECT_EQ(Decrypt(admin, ids[0], stack_->harness().Authz("acme", ids[0])).status, 200u);
+
+  // Forced: a record still under a version is shredded with it.
+  const auto orphan = Str(NewRecord(admin, "recording", "rw-forced"), "context_id");
+  ASSERT_EQ(stack_->Send({.method = "POST", .target = "/v1/keys/rotate", .bearer = admin}).status,
+            200u);
+  auto forced = stack_->Send({.method = "DELETE",
+                              .target = "/v1/keys/" + std::to_string(current) + "?force=true",
+                              .bearer = admin});
+  ASSERT_EQ(forced.status, 200u) << forced.body;
+  EXPECT_EQ(Json(forced).at("records_shredded").as_int64(), 4);
+  EXPECT_EQ(Decrypt(admin, orphan, stack_->harness().Authz("acme", orphan)).status, 410u);
+
+  const auto user = UserOf("acme");
+  EXPECT_EQ(stack_->Send({.method = "POST", .target = "/v1/keys/rewrap", .bearer = user}).status,
+            403u);
+}
+
 TEST_F(ApiFlowTest, AuditShowsOnlyTheCallersTenant) {
   const auto acme = AdminOf("acme");
   const auto globex = AdminOf("globex");
