@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <stdexcept>
 
 namespace kmsd::sigv4 {
 namespace {
@@ -124,6 +125,10 @@ bool AllDigits(std::string_view s) {
 }
 
 }  // namespace
+
+void throw_exception_from_error(const VerifyError& error, const boost::source_location&) {
+  throw std::runtime_error("sigv4: " + error.message);
+}
 
 std::string_view FailureName(Failure failure) noexcept {
   switch (failure) {

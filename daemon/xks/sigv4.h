@@ -73,6 +73,10 @@ struct VerifyError {
   std::string message;  // safe to log: names the rule, never bytes of secrets
 };
 
+// Found by ADL when VerifyResult::value() is called on an error (tests only).
+[[noreturn]] void throw_exception_from_error(const VerifyError& error,
+                                             const boost::source_location& location);
+
 template <class T>
 using VerifyResult = boost::system::result<T, VerifyError>;
 
