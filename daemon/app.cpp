@@ -109,6 +109,8 @@ http::ServerConfig HttpConfigOf(const Config& config, const ListenerConfig& list
 // The SigV4 credentials of one key store, read from their files. Fails
 // naming the file (never its contents) or a repeated access key id.
 Result<std::vector<sigv4::Credential>> LoadXksCredentials(const XksKeyStoreConfig& store);
+// The store's policy_file, compiled; null when none is configured.
+Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(const XksKeyStoreConfig& store);
 
 }  // namespace
 
@@ -142,6 +144,27 @@ Result<std::vector<sigv4::Credential>> LoadXksCredentials(const XksKeyStoreConfi
     credentials.push_back(std::move(*credential));
   }
   return credentials;
+}
+
+Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(
+    const XksKeyStoreConfig& store) {
+  if (store.policy_file.empty()) return std::shared_ptr<const policy::CompiledPolicy>();
+  auto text = ReadTextFile(store.policy_file);
+  if (!text) return text.error();
+  auto compiled = policy::ParsePolicyDocument(*text);
+  if (!compiled) {
+    std::string where = compiled.error().problems.empty() ? std::string("document")
+                                                          : compiled.error().problems[0].path;
+    if (where.empty()) where = "document";
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        store.policy_file + ": policy refused at " + where + " (" +
+            std::string(policy::ProblemCodeName(compiled.error().problems.empty()
+                                                    ? policy::ProblemCode::kMalformedJson
+                                                    : compiled.error().problems[0].code)) +
+            ")");
+  }
+  return std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
 }
 
 }  // namespace
@@ -206,6 +229,9 @@ Status App::Parts::CreateXks() {
     auto credentials = LoadXksCredentials(entry);
     if (!credentials) return PartFailed(part + " credentials", credentials.error());
     store.credentials = std::move(*credentials);
+    auto compiled = LoadXksPolicy(entry);
+    if (!compiled) return PartFailed(part + " policy", compiled.error());
+    store.policy = std::move(*compiled);
     std::vector<std::string> token_names;
     auto service_of = [&](const std::string& name) -> hsm::Pkcs11KeyService* {
       for (auto& [token_name, service] : tokens) {
@@ -428,6 +454,11 @@ Status App::Reload() {
                            " credentials: " + credentials.error().message);
       } else if (auto st = p.xks_handler->SetCredentials(store.name, std::move(*credentials));
                  !st) {
+        failures.push_back("xks key store " + store.name + ": " + st.error().message);
+      }
+      if (auto compiled = LoadXksPolicy(store); !compiled) {
+        failures.push_back("xks key store " + store.name + " policy: " + compiled.error().message);
+      } else if (auto st = p.xks_handler->SetPolicy(store.name, std::move(*compiled)); !st) {
         failures.push_back("xks key store " + store.name + ": " + st.error().message);
       }
     }

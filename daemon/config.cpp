@@ -382,6 +382,9 @@ void ReadXks(const toml::table& table, Config& config, std::vector<std::string>&
     s.String("region", store.region);
     s.Number("rate_limit_rps", store.rate_limit_rps, 0, 1e6);
     s.Number("rate_limit_burst", store.rate_limit_burst, 0, 1e7);
+    s.String("policy_file", store.policy_file);
+    if (!store.policy_file.empty() && !std::filesystem::path(store.policy_file).is_absolute())
+      s.Problem("policy_file", "must be an absolute path");
     if (!store.name.empty() && !NameChars(store.name, 64))
       s.Problem("name", "must be 1..64 of A-Z a-z 0-9 . _ -");
     if (!store.name.empty() && !names.insert(store.name).second) s.Problem("name", "is used twice");

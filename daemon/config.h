@@ -129,6 +129,9 @@ struct XksKeyStoreConfig {
   std::vector<XksKeyConfig> keys;
   double rate_limit_rps = 0;  // 0: unlimited; beyond: ThrottlingException
   double rate_limit_burst = 0;
+  // Optional secondary authorization: a policy document (docs/policy.md)
+  // evaluated for every encrypt and decrypt, re-read on SIGHUP.
+  std::string policy_file;
 };
 
 struct XksConfig {

@@ -315,8 +315,15 @@ Result<sigv4::Credential> ReadCredentialFile(const std::string& path) {
 struct XksHandler::Impl {
   struct Store {
     XksKeyStore config;
-    std::mutex mu;  // guards credentials
+    std::mutex mu;  // guards credentials and policy
     std::shared_ptr<const std::vector<sigv4::Credential>> credentials;
+    std::shared_ptr<const policy::CompiledPolicy> policy;
+  };
+
+  // What the audit event records of a policy decision.
+  struct PolicyOutcome {
+    std::string rule;
+    std::uint64_t version = 0;
   };
 
   Impl(XksOptions opts, std::vector<XksKeyStore> configs, XksDependencies deps)
@@ -325,6 +332,7 @@ struct XksHandler::Impl {
       auto store = std::make_unique<Store>();
       store->credentials =
           std::make_shared<const std::vector<sigv4::Credential>>(std::move(config.credentials));
+      store->policy = std::move(config.policy);
       store->config = std::move(config);
       stores.push_back(std::move(store));
     }
@@ -346,14 +354,18 @@ struct XksHandler::Impl {
 
   http::Response Handle(const http::Request& request);
   XResult<std::string> Dispatch(const http::Request& request, Store& store, Route route,
-                                std::string_view key_id, Body& body, bool* deny);
+                                std::string_view key_id, Body& body, bool* deny,
+                                PolicyOutcome* decided);
+  XResult<void> Authorize(Store& store, Route route, std::string_view key_id, const Body& body,
+                          PolicyOutcome* decided);
   XResult<const XksKey*> FindKey(Store& store, std::string_view key_id, const Body& body) const;
   XResult<std::string> Health(Store& store);
   XResult<std::string> Metadata(const XksKey& key);
   XResult<std::string> Encrypt(const XksKey& key, const Body& body);
   XResult<std::string> Decrypt(const XksKey& key, const Body& body);
   Status Audit(const Store& store, Route route, std::string_view key_id, const Body& body,
-               const http::Request& request, const std::optional<Failure>& failure, bool deny);
+               const http::Request& request, const std::optional<Failure>& failure, bool deny,
+               const PolicyOutcome& decided);
 
   const XksOptions options;
   XksDependencies deps;
@@ -370,6 +382,35 @@ XResult<const XksKey*> XksHandler::Impl::FindKey(Store& store, std::string_view 
     return Fail(XksError::kAccessDenied, "awsPrincipalArn is not allowed to use this key");
   }
   return &key;
+}
+
+XResult<void> XksHandler::Impl::Authorize(Store& store, Route route, std::string_view key_id,
+                                          const Body& body, PolicyOutcome* decided) {
+  if (route != Route::kEncrypt && route != Route::kDecrypt) return {};
+  std::shared_ptr<const policy::CompiledPolicy> compiled;
+  {
+    std::lock_guard lock(store.mu);
+    compiled = store.policy;
+  }
+  if (!compiled) return {};
+  std::string operation = body.kms_operation;
+  std::transform(operation.begin(), operation.end(), operation.begin(), [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  });
+  // A value the policy language could never name is no fact at all.
+  if (!policy::IsValidAssetType(operation)) operation.clear();
+  policy::Facts facts;
+  facts.operation =
+      route == Route::kEncrypt ? policy::Operation::kEncrypt : policy::Operation::kDecrypt;
+  facts.principal = body.principal;
+  facts.asset_type = operation;
+  facts.asset_id = key_id;
+  facts.request_time = deps.clock.Now();
+  const policy::Decision decision = compiled->Evaluate(facts);
+  decided->rule = std::string(decision.rule_id);
+  decided->version = decision.policy_version;
+  if (decision.allowed()) return {};
+  return Fail(XksError::kAccessDenied, "denied by policy rule " + decided->rule);
 }
 
 XResult<std::string> XksHandler::Impl::Health(Store& store) {
@@ -512,7 +553,8 @@ XResult<std::string> XksHandler::Impl::Decrypt(const XksKey& key, const Body& bo
 
 Status XksHandler::Impl::Audit(const Store& store, Route route, std::string_view key_id,
                                const Body& body, const http::Request& request,
-                               const std::optional<Failure>& failure, bool deny) {
+                               const std::optional<Failure>& failure, bool deny,
+                               const PolicyOutcome& decided) {
   if (deps.audit_log == nullptr) return {};
   audit::AuditEvent event;
   event.time = deps.clock.Now();
@@ -523,6 +565,8 @@ Status XksHandler::Impl::Audit(const Store& store, Route route, std::string_view
   event.asset_type = Bounded(body.kms_operation);
   event.asset_id = Bounded(body.kms_key_arn);
   event.decision = deny ? audit::Decision::kDeny : audit::Decision::kAllow;
+  event.rule = Bounded(decided.rule);
+  event.policy_version = decided.version;
   event.request_id =
       Bounded(body.kms_request_id.empty() ? request.request_id : body.kms_request_id);
   if (failure) {
@@ -540,7 +584,7 @@ Status XksHandler::Impl::Audit(const Store& store, Route route, std::string_view
 
 XResult<std::string> XksHandler::Impl::Dispatch(const http::Request& request, Store& store,
                                                 Route route, std::string_view key_id, Body& body,
-                                                bool* deny) {
+                                                bool* deny, PolicyOutcome* decided) {
   auto parsed = ParseBody(request.body, route);
   if (!parsed) return parsed.error();
   body = std::move(*parsed);
@@ -549,6 +593,10 @@ XResult<std::string> XksHandler::Impl::Dispatch(const http::Request& request, St
   if (!key) {
     *deny = key.error().error == XksError::kAccessDenied;
     return key.error();
+  }
+  if (auto allowed = Authorize(store, route, key_id, body, decided); !allowed) {
+    *deny = true;
+    return allowed.error();
   }
   XResult<std::string> result = Fail(XksError::kInternal, "unreachable");
   switch (route) {
@@ -634,12 +682,14 @@ http::Response XksHandler::Impl::Handle(const http::Request& request) {
 
   Body body;
   bool deny = false;
-  auto result = Dispatch(request, *store, route, key_id, body, &deny);
+  PolicyOutcome decided;
+  auto result = Dispatch(request, *store, route, key_id, body, &deny, &decided);
   std::optional<Failure> failure;
   if (!result) failure = result.error();
   // Every authenticated call is audited. A released plaintext or a new
   // ciphertext is returned only once its event is durable.
-  if (auto audited = Audit(*store, route, key_id, body, request, failure, deny); !audited) {
+  if (auto audited = Audit(*store, route, key_id, body, request, failure, deny, decided);
+      !audited) {
     spdlog::error("xks: audit of {} failed: {}", RouteName(route), audited.error().message);
     if (result && (route == Route::kEncrypt || route == Route::kDecrypt)) {
       OPENSSL_cleanse(result->data(), result->size());
@@ -684,6 +734,17 @@ Status XksHandler::SetCredentials(std::string_view name,
     auto fresh = std::make_shared<const std::vector<sigv4::Credential>>(std::move(credentials));
     std::lock_guard lock(store->mu);
     store->credentials = std::move(fresh);
+    return {};
+  }
+  return MakeError(ErrorCode::kNotFound, "no XKS key store " + std::string(name));
+}
+
+Status XksHandler::SetPolicy(std::string_view name,
+                             std::shared_ptr<const policy::CompiledPolicy> policy) {
+  for (auto& store : impl_->stores) {
+    if (store->config.name != name) continue;
+    std::lock_guard lock(store->mu);
+    store->policy = std::move(policy);
     return {};
   }
   return MakeError(ErrorCode::kNotFound, "no XKS key store " + std::string(name));

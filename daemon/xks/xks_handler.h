@@ -12,8 +12,8 @@
 // ThrottlingException; parses the JSON body strictly; checks the key (not
 // configured or absent in the token → 404 KeyNotFoundException, disabled →
 // 400 InvalidStateException, operation not allowed → 400
-// InvalidKeyUsageException, principal not allowed → 403
-// AccessDeniedException); runs AES-256-GCM in the token; and replies with
+// InvalidKeyUsageException, principal not allowed or the store's policy
+// denies → 403 AccessDeniedException); runs AES-256-GCM in the token; and replies with
 // single-line JSON. Errors are {"errorName", "errorMessage"} with the status
 // of XksErrorToHttp(), the one mapping of this front.
 //
@@ -48,6 +48,7 @@
 #include "daemon/xks/sigv4.h"
 #include "hsm/key_service.h"
 #include "hsm/labeled_key_cipher.h"
+#include "policy/policy.h"
 
 namespace kmsd::xks {
 
@@ -108,6 +109,10 @@ struct XksKeyStore {
   std::vector<XksToken> tokens;  // at least one
   std::vector<sigv4::Credential> credentials;
   api::TenantRateLimit rate_limit;  // rps 0: unlimited
+  // Secondary authorization of encrypt and decrypt (null: none). Facts:
+  // operation encrypt/decrypt, principal = awsPrincipalArn, asset_type =
+  // kmsOperation in lower case, asset_id = keyId, request time = now.
+  std::shared_ptr<const policy::CompiledPolicy> policy;
 };
 
 struct XksOptions {
@@ -135,6 +140,8 @@ class XksHandler final : public http::Handler {
   // Replaces the SigV4 credentials of store `name` (SIGHUP). kNotFound when
   // no store has that name, kInvalidArgument when the list is empty.
   Status SetCredentials(std::string_view name, std::vector<sigv4::Credential> credentials);
+  // Replaces the policy of store `name` (SIGHUP); null removes it. kNotFound.
+  Status SetPolicy(std::string_view name, std::shared_ptr<const policy::CompiledPolicy> policy);
 
  private:
   struct Impl;

@@ -177,7 +177,15 @@ class XksE2eTest : public ::testing::Test {
     WriteFile(dir_.path() / "cred1", std::string(kCred1) + "\n");
     WriteFile(dir_.path() / "cred2", std::string(kCred2) + "\n");
     WriteFile(dir_.path() / "cred-other", std::string(kCredOther) + "\n");
+    WriteFile(dir_.path() / "policy.json", kPolicy);
   }
+
+  // The "test" store's secondary authorization (docs/policy.md language).
+  static constexpr const char* kPolicy = R"({"default":"allow","rules":[
+    {"id":"no-decrypt-for-bob","effect":"deny","operations":["decrypt"],
+     "principals":["arn:aws:iam::123456789012:user/Bob"]},
+    {"id":"no-gdk-without-plaintext","effect":"deny","operations":["encrypt"],
+     "asset_types":["generatedatakeywithoutplaintext"]}]})";
 
   // Keys: "both", "encrypt-only", "decrypt-only", "no-usage", "disabled" and
   // "restricted" share one token key ("xks-main", created at start-up);
@@ -196,7 +204,8 @@ class XksE2eTest : public ::testing::Test {
       << "[[xks.key_stores]]\nname = \"test\"\nuri_path_prefix = \"" << kPrefix << "\"\n"
       << "region = \"" << kRegion << "\"\n"
       << "credentials = [{ sigv4_file = \"" << (d / "cred1").string() << "\" }, { sigv4_file = \""
-      << (d / "cred2").string() << "\" }]\n";
+      << (d / "cred2").string() << "\" }]\n"
+      << "policy_file = \"" << (d / "policy.json").string() << "\"\n";
     auto key = [&](const char* id, const char* label, const char* extra) {
       t << "[[xks.key_stores.keys]]\nid = \"" << id << "\"\ntoken = \"hsm\"\nlabel = \"" << label
         << "\"\n"
@@ -547,6 +556,39 @@ TEST_F(XksE2eTest, SecondaryAuthorizationIsAccessDenied) {
   EXPECT_EQ(role.status, 200) << role.body;
 }
 
+// The store's policy is evaluated for encrypt and decrypt: principal
+// (awsPrincipalArn), kmsOperation (lower case, as asset type) and keyId.
+TEST_F(XksE2eTest, StorePolicyIsSecondaryAuthorization) {
+  Start();
+  const auto sealed = Seal(RandomBytes(16), {});
+  const Reply bob =
+      Curl(Key("both", "decrypt"), DecryptBody(sealed, "", "arn:aws:iam::123456789012:user/Bob"));
+  EXPECT_EQ(bob.status, 403) << bob.body;
+  EXPECT_EQ(bob.error_name(), "AccessDeniedException");
+  EXPECT_NE(bob.body.find("no-decrypt-for-bob"), std::string::npos);
+  std::string gdk = EncryptBody(B64("x"), "");
+  gdk.replace(gdk.find("\"Encrypt\""), 9, "\"GenerateDataKeyWithoutPlaintext\"");
+  EXPECT_EQ(Curl(Key("both", "encrypt"), gdk).error_name(), "AccessDeniedException");
+  std::string gdk_plain = EncryptBody(B64("x"), "");
+  gdk_plain.replace(gdk_plain.find("\"Encrypt\""), 9, "\"GenerateDataKey\"");
+  EXPECT_EQ(Curl(Key("both", "encrypt"), gdk_plain).status, 200);
+  // SIGHUP re-reads it; a broken document keeps the one in force.
+  WriteFile(dir_.path() / "policy.json", R"({"default":"allow","rules":[]})");
+  kmsd_->Signal(SIGHUP);
+  ASSERT_TRUE(kmsd_->WaitForLog("reload: policies, keys and certificates re-read"));
+  EXPECT_EQ(
+      Curl(Key("both", "decrypt"), DecryptBody(sealed, "", "arn:aws:iam::123456789012:user/Bob"))
+          .status,
+      200);
+  WriteFile(dir_.path() / "policy.json", R"({"default":"maybe"})");
+  kmsd_->Signal(SIGHUP);
+  ASSERT_TRUE(kmsd_->WaitForLog("reload kept the previous state of")) << kmsd_->log();
+  EXPECT_EQ(
+      Curl(Key("both", "decrypt"), DecryptBody(sealed, "", "arn:aws:iam::123456789012:user/Bob"))
+          .status,
+      200);
+}
+
 TEST_F(XksE2eTest, BadSignaturesAreAuthenticationFailed) {
   Start();
   auto refused = [&](const CurlOptions& o, const char* what, const std::string& path = Health()) {
@@ -675,6 +717,16 @@ TEST_F(XksE2eTest, EveryCallIsAuditedWithoutPlaintext) {
   EXPECT_NE(all.find("kms-req-42"), std::string::npos) << "kmsRequestId is the request id";
   EXPECT_NE(all.find("xks:test"), std::string::npos);
   EXPECT_NE(all.find("InvalidStateException"), std::string::npos);
+  ASSERT_EQ(Curl(Key("both", "decrypt"),
+                 DecryptBody(enc.object(), B64(aad), "arn:aws:iam::123456789012:user/Bob"))
+                .status,
+            403);
+  for (int attempt = 0; attempt < 50 && all.find("no-decrypt-for-bob") == std::string::npos;
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    all = ReadFile(dir_.path() / "audit" / "audit-000001.jsonl");
+  }
+  EXPECT_NE(all.find("\"rule\":\"no-decrypt-for-bob\""), std::string::npos) << "deciding rule";
   EXPECT_EQ(all.find(B64(plaintext)), std::string::npos) << "plaintext in the audit log";
   EXPECT_EQ(all.find(B64(aad)), std::string::npos) << "AAD in the audit log";
   EXPECT_EQ(kmsd_->log().find(B64(plaintext)), std::string::npos) << "plaintext in the log";

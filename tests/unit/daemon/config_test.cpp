@@ -179,6 +179,8 @@ TEST(ConfigTest, XksProblemsAreNamedByPath) {
   EXPECT_THAT(ProblemsOf(replaced("{ sigv4_file = \"/etc/kmsd/xks-eu.1\" }",
                                   "{ sigv4 = \"inline-secret\" }")),
               Contains(HasSubstr("xks.key_stores[0].credentials[0].sigv4: secrets are never")));
+  EXPECT_THAT(ProblemsOf(replaced("rate_limit_rps = 100", "policy_file = \"xks.json\"")),
+              Contains("xks.key_stores[0].policy_file: must be an absolute path"));
   EXPECT_THAT(ProblemsOf(replaced("credentials = [", "credential = [")),
               Contains("xks.key_stores[0].credential: unknown key"));
   EXPECT_THAT(ProblemsOf(replaced("\"/keystores/eu1\"", "\"/keystores/eu1/\"")),
