@@ -361,7 +361,7 @@ struct XksHandler::Impl {
   XResult<const XksKey*> FindKey(Store& store, std::string_view key_id, const Body& body) const;
   XResult<std::string> Health(Store& store);
   XResult<std::string> Metadata(const XksKey& key);
-  XResult<std::string> Encrypt(const XksKey& key, const Body& body);
+  XResult<std::string> Encrypt(const XksKey& key, Body& body);
   XResult<std::string> Decrypt(const XksKey& key, const Body& body);
   Status Audit(const Store& store, Route route, std::string_view key_id, const Body& body,
                const http::Request& request, const std::optional<Failure>& failure, bool deny,
@@ -447,7 +447,7 @@ XResult<std::string> XksHandler::Impl::Metadata(const XksKey& key) {
                                       {"keyStatus", key.enabled ? "ENABLED" : "DISABLED"}});
 }
 
-XResult<std::string> XksHandler::Impl::Encrypt(const XksKey& key, const Body& body) {
+XResult<std::string> XksHandler::Impl::Encrypt(const XksKey& key, Body& body) {
   auto plaintext_text = RequiredString(body, "plaintext");
   if (!plaintext_text) return plaintext_text.error();
   if (auto st = CheckAlgorithm(body); !st) return st.error();
@@ -463,6 +463,11 @@ XResult<std::string> XksHandler::Impl::Encrypt(const XksKey& key, const Body& bo
                 "ciphertextDataIntegrityValueAlgorithm must be SHA_256");
   }
   auto plaintext = Base64DecodeSecret(*plaintext_text);
+  // The parsed copy of the plaintext's text is wiped at once; from here on
+  // the plaintext lives only in the Secret. (The raw body is the transport's.)
+  if (json::value* text = body.object.if_contains("plaintext"); text && text->is_string()) {
+    OPENSSL_cleanse(text->as_string().data(), text->as_string().size());
+  }
   if (!plaintext) return Fail(XksError::kValidation, "plaintext is not base64");
   if (plaintext->size() > kMaxPlaintext) {
     return Fail(XksError::kUnsupportedOperation, "plaintext over 16384 bytes");
