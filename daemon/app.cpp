@@ -22,6 +22,7 @@
 #include "daemon/api/api_handler.h"
 #include "daemon/api/metered_key_service.h"
 #include "daemon/http/server.h"
+#include "daemon/xks/xks_handler.h"
 #include "hsm/pkcs11_key_service.h"
 #include "hsm/session_pool.h"
 
@@ -90,6 +91,7 @@ http::ServerConfig HttpConfigOf(const Config& config, const ListenerConfig& list
     tls.private_key_file = std::move(key_path);
     tls.require_client_certificate = !config.tls.client_ca_file.empty();
     tls.client_ca_file = config.tls.client_ca_file;
+    tls.allowed_client_subject_cns = config.tls.client_subject_cns;
     listener.tls = std::move(tls);
   }
   http.listeners.push_back(std::move(listener));
@@ -107,6 +109,12 @@ http::ServerConfig HttpConfigOf(const Config& config, const ListenerConfig& list
   return http;
 }
 
+// The SigV4 credentials of one key store, read from their files. Fails
+// naming the file (never its contents) or a repeated access key id.
+Result<std::vector<sigv4::Credential>> LoadXksCredentials(const XksKeyStoreConfig& store);
+// The store's policy_file, compiled; null when none is configured.
+Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(const XksKeyStoreConfig& store);
+
 }  // namespace
 
 Result<std::string> ResolveSecretPath(const SecretSource& source) {
@@ -120,6 +128,49 @@ Result<std::string> ResolveSecretPath(const SecretSource& source) {
   }
   return (fs::path(dir) / source.credential).string();
 }
+
+namespace {
+
+Result<std::vector<sigv4::Credential>> LoadXksCredentials(const XksKeyStoreConfig& store) {
+  std::vector<sigv4::Credential> credentials;
+  for (const SecretSource& source : store.credentials) {
+    auto path = ResolveSecretPath(source);
+    if (!path) return path.error();
+    auto credential = xks::ReadCredentialFile(*path);
+    if (!credential) return credential.error();
+    for (const auto& other : credentials) {
+      if (other.access_key_id == credential->access_key_id) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         *path + ": access key id already used by another credential");
+      }
+    }
+    credentials.push_back(std::move(*credential));
+  }
+  return credentials;
+}
+
+Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(
+    const XksKeyStoreConfig& store) {
+  if (store.policy_file.empty()) return std::shared_ptr<const policy::CompiledPolicy>();
+  auto text = ReadTextFile(store.policy_file);
+  if (!text) return text.error();
+  auto compiled = policy::ParsePolicyDocument(*text);
+  if (!compiled) {
+    std::string where = compiled.error().problems.empty() ? std::string("document")
+                                                          : compiled.error().problems[0].path;
+    if (where.empty()) where = "document";
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        store.policy_file + ": policy refused at " + where + " (" +
+            std::string(policy::ProblemCodeName(compiled.error().problems.empty()
+                                                    ? policy::ProblemCode::kMalformedJson
+                                                    : compiled.error().problems[0].code)) +
+            ")");
+  }
+  return std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
+}
+
+}  // namespace
 
 struct App::Parts {
   Config config;
@@ -136,11 +187,14 @@ struct App::Parts {
   std::shared_ptr<api::Metrics> metrics;
   std::unique_ptr<api::ApiHandler> api_handler;
   std::unique_ptr<api::ApiHandler> ops_handler;  // only with a separate ops listener
+  std::unique_ptr<xks::XksHandler> xks_handler;  // only with [[xks.key_stores]]
+  std::unique_ptr<xks::FrontSplitter> front;     // XKS paths → xks_handler, others → API
   std::unique_ptr<http::Server> api_server;
   std::unique_ptr<http::Server> ops_server;
   fs::path audit_public_key;
 
   Status LoadSigners();
+  Status CreateXks();
   api::ApiOptions ApiOptionsFor(bool serve_api, bool serve_ops) const;
   std::vector<api::ReadinessCheck> ReadinessChecks();
 };
@@ -171,6 +225,67 @@ Status App::Parts::LoadSigners() {
       return PartFailed("dev signers", st.error());
     }
   }
+  return {};
+}
+
+Status App::Parts::CreateXks() {
+  if (config.xks.key_stores.empty()) return {};
+  std::vector<xks::XksKeyStore> stores;
+  for (const XksKeyStoreConfig& entry : config.xks.key_stores) {
+    const std::string part = "xks key store " + entry.name;
+    xks::XksKeyStore store;
+    store.name = entry.name;
+    store.uri_path_prefix = entry.uri_path_prefix;
+    store.region = entry.region;
+    store.rate_limit = {entry.rate_limit_rps,
+                        std::max(entry.rate_limit_burst, entry.rate_limit_rps)};
+    auto credentials = LoadXksCredentials(entry);
+    if (!credentials) return PartFailed(part + " credentials", credentials.error());
+    store.credentials = std::move(*credentials);
+    auto compiled = LoadXksPolicy(entry);
+    if (!compiled) return PartFailed(part + " policy", compiled.error());
+    store.policy = std::move(*compiled);
+    std::vector<std::string> token_names;
+    auto service_of = [&](const std::string& name) -> hsm::Pkcs11KeyService* {
+      for (auto& [token_name, service] : tokens) {
+        if (token_name == name) return service.get();
+      }
+      return nullptr;
+    };
+    for (const XksKeyConfig& key : entry.keys) {
+      hsm::Pkcs11KeyService* service = service_of(key.token);
+      if (service == nullptr) return MakeError(ErrorCode::kInvalidArgument, part + ": bad token");
+      if (key.create_if_missing) {
+        if (auto st = service->EnsureLabeledAesKey(key.label); !st) {
+          return PartFailed(part + " key " + key.id, st.error());
+        }
+      }
+      store.keys[key.id] = xks::XksKey{key.id,
+                                       key.token,
+                                       key.label,
+                                       key.encrypt,
+                                       key.decrypt,
+                                       key.enabled,
+                                       key.allowed_principals,
+                                       service};
+      if (std::find(token_names.begin(), token_names.end(), key.token) == token_names.end())
+        token_names.push_back(key.token);
+    }
+    if (token_names.empty()) token_names.push_back(tokens.front().first);
+    for (const std::string& name : token_names) {
+      std::string label;
+      for (const auto& t : config.tokens) {
+        if (t.name == name) label = t.label;
+      }
+      store.tokens.push_back({name, "PKCS#11 token " + label, service_of(name)});
+    }
+    stores.push_back(std::move(store));
+  }
+  xks::XksOptions options;
+  options.ekm_vendor = config.xks.ekm_vendor;
+  options.fleet_size = config.xks.fleet_size;
+  xks_handler = std::make_unique<xks::XksHandler>(std::move(options), std::move(stores),
+                                                  xks::XksDependencies{audit_log.get(), clock});
   return {};
 }
 
@@ -326,6 +441,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
         api::ApiDependencies{*p.broker, *p.identity, *p.audit_log, p.clock, client_certs,
                              p.ReadinessChecks(), p.metrics});
   }
+  if (auto st = p.CreateXks(); !st) return st.error();
+  if (p.xks_handler) p.front = std::make_unique<xks::FrontSplitter>(*p.xks_handler, *p.api_handler);
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -339,7 +456,9 @@ Status App::Start() {
   }
   auto api_config = HttpConfigOf(p.config, p.config.server.listen, "api", key_path);
   api_config.allow_insecure_plain_http = !p.config.tls.enabled;  // loopback only, checked earlier
-  p.api_server = std::make_unique<http::Server>(api_config, *p.api_handler, p.metrics.get());
+  http::Handler& api_front =
+      p.front ? static_cast<http::Handler&>(*p.front) : static_cast<http::Handler&>(*p.api_handler);
+  p.api_server = std::make_unique<http::Server>(api_config, api_front, p.metrics.get());
   if (auto st = p.api_server->Start(); !st) return PartFailed("api listener", st.error());
   if (p.ops_handler) {
     auto ops_config = HttpConfigOf(p.config, *p.config.server.ops_listen, "ops", key_path);
@@ -361,6 +480,23 @@ Status App::Reload() {
     failures.push_back("identity provider keys: " + keys.error().message);
   }
   if (auto st = p.LoadSigners(); !st) failures.push_back(st.error().message);
+  if (p.xks_handler) {
+    for (const XksKeyStoreConfig& store : p.config.xks.key_stores) {
+      auto credentials = LoadXksCredentials(store);
+      if (!credentials) {
+        failures.push_back("xks key store " + store.name +
+                           " credentials: " + credentials.error().message);
+      } else if (auto st = p.xks_handler->SetCredentials(store.name, std::move(*credentials));
+                 !st) {
+        failures.push_back("xks key store " + store.name + ": " + st.error().message);
+      }
+      if (auto compiled = LoadXksPolicy(store); !compiled) {
+        failures.push_back("xks key store " + store.name + " policy: " + compiled.error().message);
+      } else if (auto st = p.xks_handler->SetPolicy(store.name, std::move(*compiled)); !st) {
+        failures.push_back("xks key store " + store.name + ": " + st.error().message);
+      }
+    }
+  }
   if (p.config.tls.enabled) {
     if (auto st = p.api_server->ReloadTls(); !st) failures.push_back("tls: " + st.error().message);
     if (p.ops_server) {
@@ -402,6 +538,12 @@ std::vector<std::string> App::Summary() const {
   }
   for (const auto& token : p.config.tokens) {
     lines.push_back("token:        " + token.label + " via " + token.module);
+  }
+  for (const auto& store : p.config.xks.key_stores) {
+    lines.push_back("XKS:          " + scheme + "://" + p.config.server.listen.address + ":" +
+                    std::to_string(api_port()) + store.uri_path_prefix + "/kms/xks/v1 (key store " +
+                    store.name + ", region " + store.region + ", " +
+                    std::to_string(store.keys.size()) + " keys)");
   }
   lines.push_back("store:        " + p.config.store.path);
   lines.push_back("audit log:    " + p.config.audit.dir + " (verify with " +

@@ -118,17 +118,18 @@ class TableReader {
   }
 
   // An array of strings (absent: `out` unchanged).
-  void StringList(std::string_view key, std::vector<std::string>& out) {
+  void StringArray(std::string_view key, std::vector<std::string>& out) {
     known_.insert(std::string(key));
     const toml::node* node = table_.get(key);
     if (node == nullptr) return;
     const toml::array* array = node->as_array();
     if (array == nullptr) return Problem(key, "must be an array of strings");
-    out.clear();
+    std::vector<std::string> values;
     for (const toml::node& item : *array) {
       if (!item.is_string()) return Problem(key, "must be an array of strings");
-      out.push_back(*item.value<std::string>());
+      values.push_back(*item.value<std::string>());
     }
+    out = std::move(values);
   }
 
   // A sub-table, or nullptr when absent (a non-table is a problem).
@@ -226,6 +227,12 @@ void ReadTls(const toml::table& table, Config& config, std::vector<std::string>&
   r.String("cert_file", t.cert_file, t.enabled);
   r.Secret("key", t.key, t.enabled);
   r.String("client_ca_file", t.client_ca_file);
+  r.StringArray("client_subject_cns", t.client_subject_cns);
+  if (!t.client_subject_cns.empty() && t.client_ca_file.empty())
+    r.Problem("client_subject_cns", "needs client_ca_file (mutual TLS)");
+  for (const auto& cn : t.client_subject_cns) {
+    if (cn.empty()) r.Problem("client_subject_cns", "must not contain an empty name");
+  }
 }
 
 void ReadStore(const toml::table& table, Config& config, std::vector<std::string>& problems) {
@@ -336,7 +343,7 @@ void ReadClientCertificates(const toml::array& array, Config& config,
     r.String("sha256", fingerprint, true);
     r.String("tenant", cert.tenant, true);
     r.String("principal", cert.principal, true);
-    r.StringList("roles", cert.roles);
+    r.StringArray("roles", cert.roles);
     if (!fingerprint.empty()) {
       cert.sha256 = CanonicalFingerprint(fingerprint);
       if (cert.sha256.empty()) {
@@ -357,6 +364,105 @@ void ReadClientCertificates(const toml::array& array, Config& config,
                     [&](const TenantConfig& t) { return t.name == cert.tenant; });
     if (!cert.tenant.empty() && !tenant_known) r.Problem("tenant", "names no [[tenants]] entry");
     config.client_certificates.push_back(std::move(cert));
+  }
+}
+
+bool NameChars(std::string_view s, std::size_t max) {
+  return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool UriPrefixOk(std::string_view p) {
+  if (p.empty()) return true;
+  if (p.front() != '/' || p.back() == '/' || p.size() > 116)
+    return false;  // + "/kms/xks/v1" <= 128
+  if (p.find("//") != std::string_view::npos) return false;
+  return std::all_of(p.begin(), p.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' || c == '_' || c == '-';
+  });
+}
+
+void ReadXksKeys(const toml::array& array, const std::string& path, const Config& config,
+                 XksKeyStoreConfig& store, std::vector<std::string>& problems) {
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    TableReader r(*array[i].as_table(), path + "[" + std::to_string(i) + "]", problems);
+    XksKeyConfig key;
+    r.String("id", key.id, true);
+    r.String("token", key.token, true);
+    r.String("label", key.label, true);
+    std::vector<std::string> operations{"encrypt", "decrypt"};
+    r.StringArray("operations", operations);
+    key.encrypt = key.decrypt = false;
+    for (const auto& op : operations) {
+      if (op == "encrypt" && !key.encrypt) {
+        key.encrypt = true;
+      } else if (op == "decrypt" && !key.decrypt) {
+        key.decrypt = true;
+      } else {
+        r.Problem("operations", "may hold \"encrypt\" and \"decrypt\", each once");
+      }
+    }
+    r.Bool("enabled", key.enabled);
+    r.StringArray("allowed_principals", key.allowed_principals);
+    r.Bool("create_if_missing", key.create_if_missing);
+    if (!key.id.empty() && !NameChars(key.id, 128))
+      r.Problem("id", "must be 1..128 of A-Z a-z 0-9 . _ -");
+    if (!key.id.empty() && !ids.insert(key.id).second) r.Problem("id", "is used twice");
+    if (key.label.size() > 64) r.Problem("label", "must be at most 64 bytes");
+    const bool token_known = std::any_of(config.tokens.begin(), config.tokens.end(),
+                                         [&](const auto& t) { return t.name == key.token; });
+    if (!key.token.empty() && !token_known) r.Problem("token", "names no [[tokens]] entry");
+    for (const auto& p : key.allowed_principals) {
+      if (p.empty() || p.size() > 2048)
+        r.Problem("allowed_principals", "entries are 1..2048 bytes");
+    }
+    store.keys.push_back(std::move(key));
+  }
+}
+
+void ReadXks(const toml::table& table, Config& config, std::vector<std::string>& problems) {
+  TableReader r(table, "xks", problems);
+  r.String("ekm_vendor", config.xks.ekm_vendor);
+  r.Integer("fleet_size", config.xks.fleet_size, 1, 1000);
+  const toml::array* stores = r.ArrayOfTables("key_stores");
+  if (stores == nullptr) return;
+  std::set<std::string> names, prefixes;
+  for (std::size_t i = 0; i < stores->size(); ++i) {
+    const std::string path = "xks.key_stores[" + std::to_string(i) + "]";
+    TableReader s(*(*stores)[i].as_table(), path, problems);
+    XksKeyStoreConfig store;
+    s.String("name", store.name, true);
+    s.String("uri_path_prefix", store.uri_path_prefix);
+    s.String("region", store.region);
+    s.Number("rate_limit_rps", store.rate_limit_rps, 0, 1e6);
+    s.Number("rate_limit_burst", store.rate_limit_burst, 0, 1e7);
+    s.String("policy_file", store.policy_file);
+    if (!store.policy_file.empty() && !std::filesystem::path(store.policy_file).is_absolute())
+      s.Problem("policy_file", "must be an absolute path");
+    if (!store.name.empty() && !NameChars(store.name, 64))
+      s.Problem("name", "must be 1..64 of A-Z a-z 0-9 . _ -");
+    if (!store.name.empty() && !names.insert(store.name).second) s.Problem("name", "is used twice");
+    if (!UriPrefixOk(store.uri_path_prefix))
+      s.Problem("uri_path_prefix", "must be empty or /segments of A-Z a-z 0-9 _ - (no trailing /)");
+    else if (!prefixes.insert(store.uri_path_prefix).second)
+      s.Problem("uri_path_prefix", "is used twice");
+    if (!NameChars(store.region, 32)) s.Problem("region", "must be an AWS region name");
+    if (const toml::array* creds = s.ArrayOfTables("credentials")) {
+      for (std::size_t c = 0; c < creds->size(); ++c) {
+        TableReader cr(*(*creds)[c].as_table(), path + ".credentials[" + std::to_string(c) + "]",
+                       problems);
+        SecretSource source;
+        cr.Secret("sigv4", source, true);
+        store.credentials.push_back(std::move(source));
+      }
+    }
+    if (store.credentials.empty() || store.credentials.size() > 8)
+      s.Problem("credentials", "must list 1..8 {sigv4_file|sigv4_credential} entries");
+    if (const toml::array* keys = s.ArrayOfTables("keys"))
+      ReadXksKeys(*keys, path + ".keys", config, store, problems);
+    config.xks.key_stores.push_back(std::move(store));
   }
 }
 
@@ -391,6 +497,7 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
     if (const auto* a = r.ArrayOfTables("client_certificates")) {
       ReadClientCertificates(*a, config, problems);
     }
+    if (const auto* t = r.Table("xks")) ReadXks(*t, config, problems);
     if (const auto* t = r.Table("keys")) {
       TableReader k(*t, "keys", problems);
       k.Integer("rotate_after_wraps", config.keys.rotate_after_wraps, 1, std::int64_t(1) << 31);
@@ -474,6 +581,13 @@ std::string DumpConfigRedacted(const Config& c) {
   for (const auto& cert : c.client_certificates) {
     out << " client_certificate[" << cert.sha256.substr(0, 16) << "...]->" << cert.tenant << "/"
         << cert.principal;
+  }
+  for (const auto& x : c.xks.key_stores) {
+    out << " xks[" << x.name << "]=" << x.uri_path_prefix << "/kms/xks/v1 region=" << x.region
+        << " credentials=";
+    for (std::size_t i = 0; i < x.credentials.size(); ++i)
+      out << (i ? "," : "") << Describe(x.credentials[i]);
+    out << " keys=" << x.keys.size();
   }
   return out.str();
 }

@@ -50,6 +50,10 @@ struct TlsConfig {
   std::string cert_file;
   SecretSource key;
   std::string client_ca_file;  // non-empty: mutual TLS required
+  // With mutual TLS: when non-empty, only a client certificate whose subject
+  // commonName is one of these completes the handshake (the XKS
+  // specification's "cks.kms.<region>.amazonaws.com").
+  std::vector<std::string> client_subject_cns;
 };
 
 struct StoreConfig {
@@ -109,6 +113,43 @@ struct ClientCertificateConfig {
   std::vector<std::string> roles;  // "encrypt", "decrypt", "admin"
 };
 
+// One key of an external key store (docs/xks.md): the XKS keyId, the token
+// key it stands for (found by its exact CKA_LABEL) and what it may do.
+struct XksKeyConfig {
+  std::string id;     // [A-Za-z0-9._-]{1,128}, unique within the key store
+  std::string token;  // a TokenConfigEntry name
+  std::string label;  // CKA_LABEL of an AES-256 secret key in that token
+  bool encrypt = true;
+  bool decrypt = true;
+  bool enabled = true;  // false: keyStatus DISABLED, crypto refused (InvalidStateException)
+  // Secondary authorization on requestMetadata.awsPrincipalArn: exact ARNs or
+  // prefixes ending in '*'. Empty: every principal KMS sends is allowed.
+  std::vector<std::string> allowed_principals;
+  bool create_if_missing = false;  // dev mode and tests: create the token key at start-up
+};
+
+// An AWS KMS external key store served at <uri_path_prefix>/kms/xks/v1.
+struct XksKeyStoreConfig {
+  std::string name;             // [A-Za-z0-9._-]{1,64}; audit tenant "xks:<name>"
+  std::string uri_path_prefix;  // "" or "/a/b" (chars A-Za-z0-9/_-), unique
+  std::string region = "us-east-1";
+  // Each file (or credential) holds one line "ACCESS_KEY_ID:SECRET_ACCESS_KEY",
+  // re-read on SIGHUP; any of them is accepted (rotation without downtime).
+  std::vector<SecretSource> credentials;
+  std::vector<XksKeyConfig> keys;
+  double rate_limit_rps = 0;  // 0: unlimited; beyond: ThrottlingException
+  double rate_limit_burst = 0;
+  // Optional secondary authorization: a policy document (docs/policy.md)
+  // evaluated for every encrypt and decrypt, re-read on SIGHUP.
+  std::string policy_file;
+};
+
+struct XksConfig {
+  std::vector<XksKeyStoreConfig> key_stores;
+  std::string ekm_vendor = "PKCS#11";  // ekmVendor of GetHealthStatus
+  unsigned fleet_size = 1;             // xksProxyFleetSize: kmsd instances behind the endpoint
+};
+
 struct KeysConfig {
   // A KEK version is rotated once this many wraps were reserved under it; far
   // below the 2^32 random-IV bound of AES-GCM (NIST SP 800-38D §8.3).
@@ -126,6 +167,7 @@ struct Config {
   std::vector<TenantConfig> tenants;
   std::vector<ClientCertificateConfig> client_certificates;
   KeysConfig keys;
+  XksConfig xks;
   // Dev mode only (set by --dev, never by a file): every tenant is served by
   // tokens[0], provisioned on first use, and trusts these signers.
   bool dev_mode = false;

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "daemon/config.h"
@@ -16,6 +17,8 @@
 namespace kmsd::daemon {
 
 inline constexpr std::uint16_t kDevDefaultPort = 8200;
+// The dev XKS key store: <listen>/dev/kms/xks/v1, credentials DIR/xks/sigv4-{1,2}.cred.
+inline constexpr std::string_view kDevXksPrefix = "/dev";
 
 // `listen` is HOST:PORT; HOST must be a loopback address (kInvalidArgument
 // otherwise). Errors: kInvalidArgument, kInternal (files), kNotFound (no SoftHSM2).

@@ -61,8 +61,17 @@ void PrintDevHelp(const App& app, const Config& config) {
       "--roles encrypt,decrypt,admin)\n"
       "  kmsctl datakey generate --asset-type recording --asset-id mtg-1/rec.mp4\n"
       "  kmsctl datakey decrypt --context-id CTX --authz $(kmsctl dev authz --data-dir %s "
-      "--tenant acme --context-id CTX)\n\n",
-      url.c_str(), config.dev_data_dir.c_str(), config.dev_data_dir.c_str());
+      "--tenant acme --context-id CTX)\n\n"
+      "AWS XKS proxy API (docs/xks.md), keys dev-key, dev-encrypt-only, dev-decrypt-only, "
+      "dev-no-usage:\n"
+      "  curl --aws-sigv4 aws:amz:us-east-1:kms-xks-proxy --user \"$(cat %s/xks/sigv4-1.cred)\" "
+      "\\\n"
+      "    -H 'Content-Type: application/json' \\\n"
+      "    -d '{\"requestMetadata\":{\"kmsRequestId\":\"1\",\"kmsOperation\":\"KmsHealthCheck\"}}' "
+      "\\\n"
+      "    %s%s/kms/xks/v1/health\n\n",
+      url.c_str(), config.dev_data_dir.c_str(), config.dev_data_dir.c_str(),
+      config.dev_data_dir.c_str(), url.c_str(), std::string(kmsd::daemon::kDevXksPrefix).c_str());
   std::fflush(stdout);
 }
 

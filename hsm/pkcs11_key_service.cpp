@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -397,6 +398,101 @@ Result<std::vector<std::uint8_t>> Pkcs11KeyService::AuditSignerPublicKeyDer() {
   auto point = EcPointFromAttribute(*attr);
   if (!point) return point.error();
   return P256PointToSpki(*point);
+}
+
+namespace {
+
+Status ValidateKeyLabel(std::string_view label) {
+  if (label.empty() || label.size() > kMaxKeyLabelLength) {
+    return MakeError(ErrorCode::kInvalidArgument, "token key label must be 1..64 bytes");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<GcmSealed> Pkcs11KeyService::EncryptWithLabeledKey(std::string_view label,
+                                                          std::span<const std::uint8_t> aad,
+                                                          std::span<const std::uint8_t> plaintext) {
+  if (auto st = ValidateKeyLabel(label); !st) return st.error();
+  if (auto st = ValidateAad(aad); !st) return st.error();
+  if (plaintext.size() > kMaxLabeledPlaintext) {
+    return MakeError(ErrorCode::kInvalidArgument, "plaintext too large");
+  }
+  return impl_->Run<GcmSealed>([&](Lease& lease) -> Result<GcmSealed> {
+    auto key = impl_->FindKey(lease, CKO_SECRET_KEY, label);
+    if (!key) return key.error();
+    GcmSealed sealed;
+    sealed.iv.resize(kGcmIvSize);
+    if (auto st = GenerateRandom(lease, sealed.iv); !st) return st.error();
+    auto out = GcmEncrypt(lease, *key, sealed.iv, aad, plaintext);
+    if (!out) return out.error();
+    const std::size_t n = plaintext.size();
+    sealed.ciphertext.assign(out->begin(), out->begin() + static_cast<std::ptrdiff_t>(n));
+    std::copy(out->begin() + static_cast<std::ptrdiff_t>(n), out->end(), sealed.tag.begin());
+    return sealed;
+  });
+}
+
+Result<Secret> Pkcs11KeyService::DecryptWithLabeledKey(std::string_view label,
+                                                       std::span<const std::uint8_t> iv,
+                                                       std::span<const std::uint8_t> aad,
+                                                       std::span<const std::uint8_t> ciphertext,
+                                                       std::span<const std::uint8_t> tag) {
+  if (auto st = ValidateKeyLabel(label); !st) return st.error();
+  if (auto st = ValidateAad(aad); !st) return st.error();
+  if (iv.size() != 12 && iv.size() != 16) {
+    return MakeError(ErrorCode::kInvalidArgument, "IV must be 12 or 16 bytes");
+  }
+  if (tag.size() != 16) return MakeError(ErrorCode::kInvalidArgument, "tag must be 16 bytes");
+  if (ciphertext.size() > kMaxLabeledPlaintext) {
+    return MakeError(ErrorCode::kInvalidArgument, "ciphertext too large");
+  }
+  // PKCS#11 takes ciphertext || tag in one buffer; it is not secret.
+  std::vector<std::uint8_t> sealed(ciphertext.begin(), ciphertext.end());
+  sealed.insert(sealed.end(), tag.begin(), tag.end());
+  return impl_->Run<Secret>([&](Lease& lease) -> Result<Secret> {
+    auto key = impl_->FindKey(lease, CKO_SECRET_KEY, label);
+    if (!key) return key.error();
+    return GcmDecrypt(lease, *key, iv, aad, sealed);
+  });
+}
+
+Result<LabeledKeyInfo> Pkcs11KeyService::DescribeLabeledKey(std::string_view label) {
+  if (auto st = ValidateKeyLabel(label); !st) return st.error();
+  return impl_->Run<LabeledKeyInfo>([&](Lease& lease) -> Result<LabeledKeyInfo> {
+    auto key = impl_->FindKey(lease, CKO_SECRET_KEY, label);
+    if (!key) return key.error();
+    auto scalar = [&](CK_ATTRIBUTE_TYPE type) -> Result<CK_ULONG> {
+      auto bytes = GetAttributeBytes(lease, *key, type);
+      if (!bytes) return bytes.error();
+      if (bytes->size() == sizeof(CK_ULONG)) {
+        CK_ULONG value = 0;
+        std::memcpy(&value, bytes->data(), sizeof value);
+        return value;
+      }
+      if (bytes->size() == sizeof(CK_BBOOL)) return static_cast<CK_ULONG>((*bytes)[0]);
+      return MakeError(ErrorCode::kInternal, "token attribute of unexpected size");
+    };
+    auto type = scalar(CKA_KEY_TYPE);
+    if (!type) return type.error();
+    auto length = scalar(CKA_VALUE_LEN);
+    if (!length) return length.error();
+    auto encrypt = scalar(CKA_ENCRYPT);
+    if (!encrypt) return encrypt.error();
+    auto decrypt = scalar(CKA_DECRYPT);
+    if (!decrypt) return decrypt.error();
+    return LabeledKeyInfo{*type == CKK_AES && *length == 32, *encrypt != 0, *decrypt != 0};
+  });
+}
+
+Status Pkcs11KeyService::EnsureLabeledAesKey(std::string_view label) {
+  if (auto st = ValidateKeyLabel(label); !st) return st;
+  const std::string name(label);
+  auto key = impl_->Ensure(CKO_SECRET_KEY, name,
+                           [&](Lease& lease) { return GenerateAesTokenKey(lease, name); });
+  if (!key) return key.error();
+  return {};
 }
 
 Result<std::unique_ptr<Pkcs11KeyService>> OpenPkcs11KeyService(const TokenConfig& config) {

@@ -29,6 +29,8 @@
 //   <prefix>_health:v1      the health-probe KEK (same attributes)
 //   <prefix>audit-signer    EC P-256 key pair (private: sensitive, not
 //                           extractable, sign only)
+//   any label               AES-256 keys of the XKS front (LabeledKeyCipher):
+//                           the label as configured, no prefix added
 // Two objects with one label make that key unusable (kInternal) rather than
 // picking one silently. CreateKek and the on-demand keys are serialised within
 // the process; two processes creating the same label at once are not guarded.
@@ -40,6 +42,7 @@
 #include <string>
 
 #include "hsm/key_service.h"
+#include "hsm/labeled_key_cipher.h"
 
 namespace kmsd::hsm {
 
@@ -62,7 +65,7 @@ struct Pkcs11Stats {
 class SessionPool;
 class Module;
 
-class Pkcs11KeyService final : public KeyService {
+class Pkcs11KeyService final : public KeyService, public LabeledKeyCipher {
  public:
   ~Pkcs11KeyService() override;
   Pkcs11KeyService(const Pkcs11KeyService&) = delete;
@@ -82,6 +85,16 @@ class Pkcs11KeyService final : public KeyService {
   Result<std::vector<std::uint8_t>> SignAuditCheckpoint(
       std::span<const std::uint8_t> message) override;
   Result<std::vector<std::uint8_t>> AuditSignerPublicKeyDer() override;
+
+  // LabeledKeyCipher (the XKS front's keys, found by their exact label).
+  Result<GcmSealed> EncryptWithLabeledKey(std::string_view label, std::span<const std::uint8_t> aad,
+                                          std::span<const std::uint8_t> plaintext) override;
+  Result<Secret> DecryptWithLabeledKey(std::string_view label, std::span<const std::uint8_t> iv,
+                                       std::span<const std::uint8_t> aad,
+                                       std::span<const std::uint8_t> ciphertext,
+                                       std::span<const std::uint8_t> tag) override;
+  Result<LabeledKeyInfo> DescribeLabeledKey(std::string_view label) override;
+  Status EnsureLabeledAesKey(std::string_view label) override;
 
   Pkcs11Stats stats() const;
 

@@ -13,6 +13,7 @@ PACKAGES=(
   libsystemd-dev systemd
   libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata
   curl jq python3 sound-theme-freedesktop gnuplot-nox
+  uuid-runtime faketime  # XKS: the AWS test client needs uuidgen; clock-skew e2e test
 )
 
 missing=()

@@ -6,7 +6,7 @@
 namespace kmsd::audit {
 namespace {
 
-constexpr std::array<std::pair<Operation, std::string_view>, 9> kOperations{{
+constexpr std::array<std::pair<Operation, std::string_view>, 13> kOperations{{
     {Operation::kGenerate, "generate"},
     {Operation::kDecrypt, "decrypt"},
     {Operation::kDestroyRecord, "destroy_record"},
@@ -16,6 +16,10 @@ constexpr std::array<std::pair<Operation, std::string_view>, 9> kOperations{{
     {Operation::kPolicyChange, "policy_change"},
     {Operation::kAuthnFailure, "authn_failure"},
     {Operation::kAuthnFailureSummary, "authn_failure_summary"},
+    {Operation::kXksHealth, "xks_health"},
+    {Operation::kXksMetadata, "xks_metadata"},
+    {Operation::kXksEncrypt, "xks_encrypt"},
+    {Operation::kXksDecrypt, "xks_decrypt"},
 }};
 
 }  // namespace

@@ -26,6 +26,10 @@ enum class Operation {
   kPolicyChange,         // a tenant policy document was replaced
   kAuthnFailure,         // one refused identity
   kAuthnFailureSummary,  // rate-limited summary of a flood of refused identities
+  kXksHealth,            // AWS XKS GetHealthStatus (tenant "xks:<key store>")
+  kXksMetadata,          // AWS XKS GetKeyMetadata (context_id = keyId)
+  kXksEncrypt,           // AWS XKS Encrypt (asset_type = kmsOperation, asset_id = kmsKeyArn)
+  kXksDecrypt,           // AWS XKS Decrypt
 };
 
 enum class Decision { kAllow, kDeny };

@@ -23,6 +23,9 @@ struct TlsConfig {
   // against client_ca_file fails before any HTTP is read.
   bool require_client_certificate = false;
   std::string client_ca_file;  // PEM bundle; required when require_client_certificate
+  // With require_client_certificate: when non-empty, the client certificate's
+  // subject commonName must be one of these, else the handshake fails.
+  std::vector<std::string> allowed_client_subject_cns;
 };
 
 struct ListenerConfig {

@@ -5,8 +5,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "common/openssl_ptr.h"
 #include "common/secret.h"
@@ -61,6 +64,49 @@ Status LoadPrivateKey(SSL_CTX* ctx, const std::string& path) {
   return {};
 }
 
+// The subject commonNames a context accepts, kept in the SSL_CTX (freed with it).
+void FreeNames(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<std::vector<std::string>*>(ptr);
+}
+int NamesIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, &FreeNames);
+  return index;
+}
+
+std::string SubjectCn(X509* cert) {
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0) return {};
+  const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, cn);
+  std::string out;
+  if (len >= 0) out.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+// Every refusal ends the handshake with the same "handshake failure" alert
+// (X509_V_ERR_APPLICATION_VERIFICATION maps to it), whether the chain did not
+// verify or the subject is not allowed: a prober learns nothing more.
+int VerifyClient(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const auto* names = ssl == nullptr ? nullptr
+                                     : static_cast<const std::vector<std::string>*>(
+                                           SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), NamesIndex()));
+  if (names == nullptr || names->empty()) return 1;
+  const std::string cn = SubjectCn(X509_STORE_CTX_get_current_cert(store));
+  if (std::find(names->begin(), names->end(), cn) != names->end()) return 1;
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
 Status ConfigureClientVerification(SSL_CTX* ctx, const TlsConfig& config) {
   if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
     return Invalid("tls.client_ca_file: cannot be loaded");
@@ -68,7 +114,14 @@ Status ConfigureClientVerification(SSL_CTX* ctx, const TlsConfig& config) {
   STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
   if (names == nullptr) return Invalid("tls.client_ca_file: no certificate in it");
   SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  if (!config.allowed_client_subject_cns.empty()) {
+    auto* names = new std::vector<std::string>(config.allowed_client_subject_cns);
+    if (SSL_CTX_set_ex_data(ctx, NamesIndex(), names) != 1) {
+      delete names;
+      return Invalid("tls: cannot keep the allowed client subjects");
+    }
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, &VerifyClient);
   SSL_CTX_set_verify_depth(ctx, 4);
   return {};
 }

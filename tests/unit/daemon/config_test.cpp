@@ -206,5 +206,101 @@ TEST(ConfigTest, RedactedDumpShowsSecretSourcesOnly) {
   EXPECT_THAT(dump, HasSubstr("tls.key=credential:tls-key"));
 }
 
+constexpr std::string_view kXks = R"toml(
+[xks]
+ekm_vendor = "SoftHSM"
+fleet_size = 2
+
+[[xks.key_stores]]
+name = "aws-eu"
+uri_path_prefix = "/keystores/eu1"
+region = "eu-west-1"
+credentials = [{ sigv4_file = "/etc/kmsd/xks-eu.1" }, { sigv4_credential = "xks-eu-2" }]
+rate_limit_rps = 100
+
+[[xks.key_stores.keys]]
+id = "key-1"
+token = "primary"
+label = "xks:key-1"
+
+[[xks.key_stores.keys]]
+id = "encrypt.only_2"
+token = "primary"
+label = "xks:key-2"
+operations = ["encrypt"]
+enabled = false
+allowed_principals = ["arn:aws:iam::123456789012:*"]
+)toml";
+
+TEST(ConfigTest, ParsesXksKeyStores) {
+  const auto config = ParseConfig(WithExtra(kXks));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->xks.key_stores.size(), 1u);
+  const XksKeyStoreConfig& store = config->xks.key_stores[0];
+  EXPECT_EQ(store.uri_path_prefix, "/keystores/eu1");
+  EXPECT_EQ(store.region, "eu-west-1");
+  ASSERT_EQ(store.credentials.size(), 2u);
+  EXPECT_EQ(store.credentials[0].file, "/etc/kmsd/xks-eu.1");
+  EXPECT_EQ(store.credentials[1].credential, "xks-eu-2");
+  ASSERT_EQ(store.keys.size(), 2u);
+  EXPECT_TRUE(store.keys[0].encrypt && store.keys[0].decrypt && store.keys[0].enabled);
+  EXPECT_TRUE(store.keys[1].encrypt);
+  EXPECT_FALSE(store.keys[1].decrypt);
+  EXPECT_FALSE(store.keys[1].enabled);
+  EXPECT_EQ(store.keys[1].allowed_principals.size(), 1u);
+  EXPECT_EQ(config->xks.fleet_size, 2u);
+  const std::string dump = DumpConfigRedacted(*config);
+  EXPECT_THAT(dump, HasSubstr("credentials=file:/etc/kmsd/xks-eu.1,credential:xks-eu-2"));
+}
+
+TEST(ConfigTest, XksProblemsAreNamedByPath) {
+  auto replaced = [](std::string from, std::string to) {
+    std::string text = WithExtra(kXks);
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  EXPECT_THAT(ProblemsOf(replaced("{ sigv4_file = \"/etc/kmsd/xks-eu.1\" }",
+                                  "{ sigv4 = \"inline-secret\" }")),
+              Contains(HasSubstr("xks.key_stores[0].credentials[0].sigv4: secrets are never")));
+  EXPECT_THAT(ProblemsOf(replaced("rate_limit_rps = 100", "policy_file = \"xks.json\"")),
+              Contains("xks.key_stores[0].policy_file: must be an absolute path"));
+  EXPECT_THAT(ProblemsOf(replaced("credentials = [", "credential = [")),
+              Contains("xks.key_stores[0].credential: unknown key"));
+  EXPECT_THAT(ProblemsOf(replaced("\"/keystores/eu1\"", "\"/keystores/eu1/\"")),
+              Contains(HasSubstr("xks.key_stores[0].uri_path_prefix: must be")));
+  EXPECT_THAT(ProblemsOf(replaced("operations = [\"encrypt\"]", "operations = [\"sign\"]")),
+              Contains(HasSubstr("xks.key_stores[0].keys[1].operations:")));
+  EXPECT_THAT(ProblemsOf(replaced("id = \"encrypt.only_2\"", "id = \"key-1\"")),
+              Contains("xks.key_stores[0].keys[1].id: is used twice"));
+  EXPECT_THAT(ProblemsOf(replaced("id = \"encrypt.only_2\"", "id = \"a/b\"")),
+              Contains(HasSubstr("xks.key_stores[0].keys[1].id: must be")));
+  EXPECT_THAT(
+      ProblemsOf(replaced("label = \"xks:key-1\"\n", "label = \"xks:key-1\"\ncolour = 1\n")),
+      Contains("xks.key_stores[0].keys[0].colour: unknown key"));
+  std::string other_token = WithExtra(kXks);
+  other_token.replace(other_token.rfind("token = \"primary\""), 17, "token = \"nope\"");
+  EXPECT_THAT(ProblemsOf(other_token),
+              Contains("xks.key_stores[0].keys[1].token: names no [[tokens]] entry"));
+  std::string no_credentials = replaced(
+      "credentials = [{ sigv4_file = \"/etc/kmsd/xks-eu.1\" }, { sigv4_credential = \"xks-eu-2\" "
+      "}]",
+      "");
+  EXPECT_THAT(ProblemsOf(no_credentials), Contains(HasSubstr("xks.key_stores[0].credentials:")));
+}
+
+TEST(ConfigTest, ClientSubjectNamesNeedMutualTls) {
+  std::string text(kValid);
+  text.replace(text.find("client_ca_file = \"/etc/kmsd/tls/clients-ca.crt\""), 47,
+               "client_subject_cns = [\"cks.kms.eu-west-1.amazonaws.com\"]");
+  EXPECT_THAT(ProblemsOf(text),
+              Contains("tls.client_subject_cns: needs client_ca_file (mutual TLS)"));
+  std::string ok(kValid);
+  ok.replace(ok.find("[store]"), 7,
+             "client_subject_cns = [\"cks.kms.eu-west-1.amazonaws.com\"]\n[store]");
+  const auto config = ParseConfig(ok);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->tls.client_subject_cns.size(), 1u);
+}
+
 }  // namespace
 }  // namespace kmsd::daemon
