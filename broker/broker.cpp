@@ -88,6 +88,8 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
     return error;
   };
 
+  // An unconfigured tenant is refused before anything, the audit log included.
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   if (!HasRole(caller, policy::kRoleEncrypt)) return refuse(Forbidden());
   if (!policy::IsValidAssetType(request.asset_type)) {
     return MakeError(ErrorCode::kInvalidArgument, "asset_type must match [a-z0-9_.-]{1,64}");
@@ -100,6 +102,14 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
   if (request.context_id) {
     if (auto valid = store::ValidateContextId(*request.context_id); !valid) return valid.error();
     context_id = *request.context_id;
+    // A reused id is refused (and audited) before any key exists; two
+    // concurrent requests for one new id are told apart by the insert.
+    if (auto existing = store_.Find(caller.tenant, context_id); existing) {
+      event.context_id = context_id;
+      return refuse(MakeError(ErrorCode::kConflict, "context id already used in this tenant"));
+    } else if (existing.error().code != ErrorCode::kNotFound) {
+      return existing.error();
+    }
   } else {
     auto generated = store::NewContextIdV7(now);
     if (!generated) return generated.error();
@@ -124,10 +134,20 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
   auto key = ticket->key_service->GenerateDataKey(ticket->kek, AadOf(record, ticket->kek.version));
   if (!key) return KekMissingFromToken(caller.tenant, ticket->kek.version, key.error());
   record.wrapped_key = std::move(key->wrapped);
-  if (auto stored = store_.Insert(record); !stored) return stored.error();
 
+  // Audited before the record is stored: an audit sink that cannot be
+  // written leaves nothing behind (the client may retry with the same
+  // context id), and a record exists only with its event. A store failure
+  // after the event is audited as the request's outcome.
   event.decision = audit::Decision::kAllow;
   if (auto audited = Audit(event); !audited) return audited.error();
+  if (auto stored = store_.Insert(record); !stored) {
+    event.decision = audit::Decision::kDeny;
+    event.error = stored.error().code;
+    event.reason = "record not stored; no key released";
+    (void)Audit(std::move(event));  // best effort: the caller gets the store's error
+    return stored.error();
+  }
   return GenerateReply{std::move(context_id), std::move(key->plaintext), ticket->kek.version, now};
 }
 
@@ -143,8 +163,9 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
     return error;
   };
 
+  // An unconfigured tenant is refused before anything, the audit log included.
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
   if (!HasRole(caller, policy::kRoleDecrypt)) return refuse(Forbidden());
-  if (auto known = AdmitTenant(caller.tenant); !known) return refuse(known.error());
   if (auto valid = store::ValidateContextId(request.context_id); !valid) return valid.error();
 
   auto claims = authorization_.Verify(request.authorization_token,

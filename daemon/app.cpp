@@ -18,6 +18,7 @@
 #include "broker/jose/jti_replay_cache.h"
 #include "broker/jose/key_set.h"
 #include "broker/store/sqlite_record_store.h"
+#include "broker/store_jti_replay_cache.h"
 #include "common/openssl_ptr.h"
 #include "daemon/api/api_handler.h"
 #include "daemon/api/metered_key_service.h"
@@ -411,7 +412,8 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
                                         .leeway = p.config.authorization.leeway,
                                         .max_lifetime = p.config.authorization.max_lifetime,
                                         .max_jti_bytes = 128},
-      std::make_shared<jose::InMemoryJtiReplayCache>());
+      // Durable: a token spent before a restart stays spent.
+      std::make_shared<broker::StoreJtiReplayCache>(*p.store));
   if (auto st = p.LoadSigners(); !st) return st.error();
 
   broker::BrokerOptions broker_options;

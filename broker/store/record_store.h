@@ -142,6 +142,17 @@ class RecordStore {
   virtual Result<std::uint64_t> PutPolicy(std::string_view tenant, std::string document_json,
                                           Instant updated_at) = 0;
 
+  // ---- authorization-token replay ------------------------------------------
+
+  // Records that `jti` of `tenant` was spent, until `expires_at`; true when it
+  // was not recorded yet (or its record expired at or before `now`), false
+  // for a replay. Durable before it returns true, so a replay is refused
+  // after a restart too. A few expired records are purged on each call.
+  // Fails (nothing recorded): kInvalidArgument (empty tenant, jti of 0 or
+  // more than 256 bytes); kStoreUnavailable.
+  virtual Result<bool> RecordJtiIfNew(std::string_view tenant, std::string_view jti,
+                                      Instant expires_at, Instant now) = 0;
+
   // ---- operations ----------------------------------------------------------
 
   // A real round trip to the storage (for /readyz). kStoreUnavailable when the

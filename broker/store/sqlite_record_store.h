@@ -74,6 +74,8 @@ class SqliteRecordStore final : public RecordStore {
                                      std::uint64_t n) override;
 
   Result<std::optional<PolicyDocumentRow>> GetPolicy(std::string_view tenant) override;
+  Result<bool> RecordJtiIfNew(std::string_view tenant, std::string_view jti, Instant expires_at,
+                              Instant now) override;
   Result<std::uint64_t> PutPolicy(std::string_view tenant, std::string document_json,
                                   Instant updated_at) override;
 

@@ -174,6 +174,38 @@ Result<std::uint64_t> SqliteRecordStore::PutPolicy(std::string_view tenant,
   return version;
 }
 
+// ---- authorization-token replay ----------------------------------------------
+
+Result<bool> SqliteRecordStore::RecordJtiIfNew(std::string_view tenant, std::string_view jti,
+                                               Instant expires_at, Instant now) {
+  if (auto s = ValidateTenant(tenant); !s) return s.error();
+  if (jti.empty() || jti.size() > 256) return Invalid("jti must be 1..256 bytes");
+  bool recorded = false;
+  auto status = writer_->Run([&](Connection& conn) -> Status {
+    // Bounded purge: the table holds at most a token lifetime of spent ids.
+    auto purge = conn.Prepare(
+        "DELETE FROM used_jtis WHERE (tenant, jti) IN"
+        " (SELECT tenant, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT 64)");
+    if (!purge) return purge.error();
+    purge->Bind(1, ToUnixMicros(now));
+    if (const int rc = purge->Step(); rc != SQLITE_DONE) return StoreError(rc, "purge jtis");
+    auto insert = conn.Prepare(
+        "INSERT INTO used_jtis (tenant, jti, expires_at) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (tenant, jti) DO UPDATE SET expires_at = excluded.expires_at"
+        " WHERE used_jtis.expires_at <= ?4");
+    if (!insert) return insert.error();
+    insert->Bind(1, tenant);
+    insert->Bind(2, jti);
+    insert->Bind(3, ToUnixMicros(expires_at));
+    insert->Bind(4, ToUnixMicros(now));
+    if (const int rc = insert->Step(); rc != SQLITE_DONE) return StoreError(rc, "record jti");
+    recorded = conn.Changes() == 1;
+    return {};
+  });
+  if (!status) return status.error();
+  return recorded;
+}
+
 // ---- operations --------------------------------------------------------------
 
 Status SqliteRecordStore::CheckHealth() {

@@ -64,7 +64,19 @@ CREATE TABLE store_health (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations{{{1, kMigration1}}};
+// Authorization-token ids already spent, kept until the token's expiry (plus
+// leeway) so that a replay is refused across restarts and, later, daemons.
+constexpr const char kMigration2[] = R"sql(
+CREATE TABLE used_jtis (
+  tenant     TEXT    NOT NULL CHECK (length(tenant) > 0),
+  jti        TEXT    NOT NULL CHECK (length(jti) BETWEEN 1 AND 256),
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, jti)
+) WITHOUT ROWID;
+CREATE INDEX used_jtis_by_expiry ON used_jtis (expires_at);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations{{{1, kMigration1}, {2, kMigration2}}};
 
 Status EnsureVersionTable(Connection& conn) {
   return conn.Exec(

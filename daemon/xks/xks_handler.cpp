@@ -105,6 +105,17 @@ std::string Bounded(std::string_view s, std::size_t max = audit::kMaxAuditFieldB
   return std::string(s.substr(0, n));
 }
 
+// A caller-chosen value made safe for one log line: printable ASCII only
+// (control bytes, newlines, escapes and non-ASCII become '?'), bounded, so a
+// request cannot forge log lines or terminal sequences.
+std::string ForLog(std::string_view s, std::size_t max = 128) {
+  std::string out(s.substr(0, std::min(s.size(), max)));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
 bool ContentTypeIsJson(const http::Headers& headers) {
   const auto value = headers.Get("Content-Type");
   if (!value) return false;
@@ -708,8 +719,8 @@ http::Response XksHandler::Impl::Handle(const http::Request& request) {
   const std::string_view outcome =
       failure ? XksErrorToHttp(failure->error).error_name : std::string_view("ok");
   spdlog::info("xks: store={} op={} key={} kmsRequestId={} outcome={} us={} request={}",
-               store->config.name, RouteName(route), Bounded(key_id, 128),
-               Bounded(body.kms_request_id, 128), outcome, micros, request.request_id);
+               store->config.name, RouteName(route), ForLog(key_id), ForLog(body.kms_request_id),
+               outcome, micros, request.request_id);
   if (!result) return reply_error(result.error());
   return JsonReply(200, std::move(*result));
 }

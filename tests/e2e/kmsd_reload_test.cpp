@@ -65,16 +65,19 @@ class KmsdReloadTest : public ::testing::Test {
                                        .bearer = bearer_});
   }
 
-  unsigned DecryptStatus(const std::string& context_id) {
+  std::string Authz(const std::string& context_id) {
     auto signer = jose::JwsSigner::FromPrivateKeyFile(
         std::string(dev::kSignerKid), data_ / dev::kSignerKeyFile, dev::kSignerAlgorithm);
     dev::AuthorizationTokenSpec spec;
     spec.tenant = "acme";
     spec.context_id = context_id;
     spec.now = SystemClock().Now();
-    boost::json::object body{
-        {"context_id", context_id},
-        {"authorization_token", dev::MintAuthorizationToken(signer.value(), spec).value()}};
+    return dev::MintAuthorizationToken(signer.value(), spec).value();
+  }
+
+  unsigned DecryptStatus(const std::string& context_id, const std::string& authz = "") {
+    boost::json::object body{{"context_id", context_id},
+                             {"authorization_token", authz.empty() ? Authz(context_id) : authz}};
     return Call("POST", "/v1/datakeys/decrypt", boost::json::serialize(body)).status;
   }
 
@@ -150,6 +153,27 @@ TEST_F(KmsdReloadTest, RotatedIdentityKeyIsInForceAfterSighup) {
   EXPECT_EQ(Call("GET", "/v1/keys").status, 200u);
   bearer_ = old_bearer;
   EXPECT_EQ(Call("GET", "/v1/keys").status, 401u) << "the retired key (and its cache) survived";
+}
+
+// A spent authorization token stays spent across a restart (and a crash):
+// its jti is kept in the store, not only in memory.
+TEST_F(KmsdReloadTest, AuthorizationTokenSpentBeforeARestartStaysSpent) {
+  const auto generated =
+      Call("POST", "/v1/datakeys", R"({"asset_type":"recording","asset_id":"r-1"})");
+  ASSERT_EQ(generated.status, 201u) << generated.body;
+  const std::string ctx(boost::json::parse(generated.body).at("context_id").as_string());
+  const std::string authz = Authz(ctx);
+  ASSERT_EQ(DecryptStatus(ctx, authz), 200u);
+  ASSERT_EQ(DecryptStatus(ctx, authz), 403u);
+  EXPECT_EQ(daemon_->Terminate(), 0);
+  daemon_ = std::make_unique<DevDaemon>(KMSD_PATH, data_, log_);
+  ASSERT_TRUE(daemon_->WaitHealthy(120s)) << Slurp(log_);
+  EXPECT_EQ(DecryptStatus(ctx, authz), 403u) << "replayed after a restart";
+  daemon_->Kill();
+  daemon_ = std::make_unique<DevDaemon>(KMSD_PATH, data_, log_);
+  ASSERT_TRUE(daemon_->WaitHealthy(120s)) << Slurp(log_);
+  EXPECT_EQ(DecryptStatus(ctx, authz), 403u) << "replayed after a crash";
+  EXPECT_EQ(DecryptStatus(ctx), 200u) << "a fresh token still works";
 }
 
 TEST_F(KmsdReloadTest, BrokenIdentityKeyFileKeepsTheKeysInForce) {

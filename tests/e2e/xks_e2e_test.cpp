@@ -340,6 +340,20 @@ TEST_F(XksE2eTest, HealthIsDeepAndReportsTheFleet) {
             "ValidationException");
 }
 
+// A signed caller cannot forge log lines or terminal sequences through the
+// request fields kmsd logs (kmsRequestId).
+TEST_F(XksE2eTest, RequestFieldsCannotInjectLogLines) {
+  Start();
+  const Reply r =
+      Curl(Health(), R"({"requestMetadata":{"kmsRequestId":"h-2\n[2026-12-04 06:00:00.000] )"
+                     R"([critical] FORGED\u001b[31m","kmsOperation":"KmsHealthCheck"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string log = kmsd_->log();
+  EXPECT_EQ(log.find("\n[2026-12-04 06:00:00.000] [critical] FORGED"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "an escape byte reached the log";
+  EXPECT_NE(log.find("kmsRequestId=h-2?"), std::string::npos) << log;
+}
+
 TEST_F(XksE2eTest, MetadataReportsUsageAndStatus) {
   Start();
   const std::string body =

@@ -437,6 +437,9 @@ TEST_F(BrokerTest, UnconfiguredTenantIsRefusedByEveryFlowAndLeavesNoTrace) {
   EXPECT_EQ(AdmittedTenantRows("policies", "other"), 0);
   EXPECT_EQ(AdmittedTenantRows("records", "other"), 0);
   EXPECT_EQ(AdmittedTenantRows("kek_versions", "other"), 0);
+  auto events = harness_->audit_log().Query("other", 0, 1000);
+  ASSERT_TRUE(events);
+  EXPECT_TRUE(events->empty()) << "an unconfigured tenant left audit events";
   // The configured tenant is untouched and still served.
   EXPECT_TRUE(broker().PutPolicy(BrokerHarness::CallerOf("acme", kAllRoles), policy));
   EXPECT_TRUE(Decrypt(BrokerHarness::CallerOf("acme", kAllRoles), acme.context_id));
@@ -494,9 +497,13 @@ TEST_F(BrokerTest, NoKeyLeavesWhenTheAuditEventCannotBeWritten) {
   auto generated = Generate(admin);
   BrokerWithBrokenAudit broken(*harness_);
   broker::Broker& failing = broken.broker;
-  auto refused = failing.Generate(admin, {"recording", "x", {}});
+  auto refused = failing.Generate(admin, {"recording", "x", std::string("retry/1")});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAuditUnavailable);
+  // Nothing half-written: no record, so the client's retry succeeds.
+  EXPECT_FALSE(broker().GetRecord(admin, "retry/1"));
+  auto retried = broker().Generate(admin, {"recording", "x", std::string("retry/1")});
+  EXPECT_TRUE(retried) << ErrorCodeName(retried.error().code);
   auto denied_decrypt = failing.Decrypt(admin, {generated.context_id, "not-a-token"});
   ASSERT_FALSE(denied_decrypt);
   EXPECT_EQ(denied_decrypt.error().code, ErrorCode::kAuditUnavailable);

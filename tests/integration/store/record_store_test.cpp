@@ -475,11 +475,12 @@ TEST_F(RecordStoreTest, BulkInsertLoadsInChunks) {
 TEST_F(RecordStoreTest, EmptyFileIsMigratedToTheLatestSchemaOnce) {
   store_.reset();
   RawDb raw(db_path());
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 1);
-  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), 1);
-  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 2);
+  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), 2);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 2);
   EXPECT_EQ(raw.QueryText("PRAGMA journal_mode"), "wal");
-  for (const char* index : {"records_by_asset", "records_by_created", "records_by_kek"}) {
+  for (const char* index :
+       {"records_by_asset", "records_by_created", "records_by_kek", "used_jtis_by_expiry"}) {
     EXPECT_EQ(raw.QueryInt(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                        " AND name = '") +
                            index + "'"),
@@ -487,8 +488,52 @@ TEST_F(RecordStoreTest, EmptyFileIsMigratedToTheLatestSchemaOnce) {
         << index;
   }
   Reopen();
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 2);
   EXPECT_TRUE(store_->CheckHealth());
+}
+
+// A file written by the first release (schema 1) is upgraded in place on open.
+TEST_F(RecordStoreTest, SchemaOneFileIsUpgradedKeepingItsRecords) {
+  ASSERT_TRUE(store_->Insert(MakeRecord("tenant-a", "kept-1")));
+  store_.reset();
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.Exec("DROP TABLE used_jtis"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("DELETE FROM schema_version WHERE version = 2"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("PRAGMA user_version = 1"), SQLITE_OK);
+  }
+  Reopen();
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_TRUE(store_->Find("tenant-a", "kept-1"));
+  auto recorded = store_->RecordJtiIfNew("tenant-a", "j-1", kT1, kT0);
+  ASSERT_TRUE(recorded);
+  EXPECT_TRUE(*recorded);
+}
+
+TEST_F(RecordStoreTest, SpentJtisAreRefusedUntilTheyExpireAndSurviveReopening) {
+  const Instant now = kT0;
+  const Instant exp = now + std::chrono::minutes(10);
+  auto first = store_->RecordJtiIfNew("tenant-a", "j-1", exp, now);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(*first);
+  auto replay = store_->RecordJtiIfNew("tenant-a", "j-1", exp, now + std::chrono::minutes(1));
+  ASSERT_TRUE(replay);
+  EXPECT_FALSE(*replay);
+  auto other_tenant = store_->RecordJtiIfNew("tenant-b", "j-1", exp, now);
+  ASSERT_TRUE(other_tenant);
+  EXPECT_TRUE(*other_tenant);  // ids are per tenant
+  Reopen();
+  auto after_restart =
+      store_->RecordJtiIfNew("tenant-a", "j-1", exp, now + std::chrono::minutes(2));
+  ASSERT_TRUE(after_restart);
+  EXPECT_FALSE(*after_restart) << "a spent jti was forgotten on reopening";
+  auto expired = store_->RecordJtiIfNew("tenant-a", "j-1", exp + std::chrono::minutes(10), exp);
+  ASSERT_TRUE(expired);
+  EXPECT_TRUE(*expired);  // its record expired at `exp`: a new token may reuse the id
+  ExpectCode(store_->RecordJtiIfNew("tenant-a", "", exp, now), ErrorCode::kInvalidArgument);
+  ExpectCode(store_->RecordJtiIfNew("tenant-a", std::string(257, 'j'), exp, now),
+             ErrorCode::kInvalidArgument);
 }
 
 TEST_F(RecordStoreTest, DatabaseFileIsOwnerOnly) {
