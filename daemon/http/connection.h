@@ -166,9 +166,16 @@ class Connection final : public ConnectionBase,
         beast::bind_front_handler(&Connection::OnHeader, this->shared_from_this()));
   }
 
-  void OnHeader(beast::error_code ec, std::size_t) {
+  void OnHeader(beast::error_code ec, std::size_t header_bytes) {
     if (ec) {
       OnReadError(ec);
+      return;
+    }
+    // Beast enforces header_limit only while the end of the header is not yet
+    // in the buffer; a whole header that arrived in one read (many fields of
+    // modest size) is counted here, so the limit holds however it is sent.
+    if (header_bytes > config().header_limit) {
+      ReplyAndClose(431, "headers_too_large", "request header fields exceed the limit");
       return;
     }
     const auto expect = parser_->get()[bhttp::field::expect];

@@ -153,6 +153,27 @@ TEST_F(HttpServerTest, HeadersOverTheLimitGet431AndClose) {
   EXPECT_EQ(handler_.calls.load(), 0);
 }
 
+// The limit is on the whole header, not on one field: twelve 1,000-byte
+// fields (12 KB) in one write exceed 8 KiB too, while just under passes.
+TEST_F(HttpServerTest, ManyFieldsOverTheLimitTogetherGet431) {
+  StartServer(LoopbackConfig());
+  std::string fields;
+  for (int i = 0; i < 12; ++i)
+    fields += "X-F" + std::to_string(i) + ": " + std::string(990, 'f') + "\r\n";
+  TestClient client = Connect();
+  auto reply = client.Get("/echo", fields);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 431u);
+  EXPECT_EQ(handler_.calls.load(), 0);
+  std::string under;
+  for (int i = 0; i < 7; ++i)
+    under += "X-F" + std::to_string(i) + ": " + std::string(990, 'f') + "\r\n";
+  TestClient second = Connect();
+  auto accepted = second.Get("/echo", under);
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200u);
+}
+
 TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
   StartServer(LoopbackConfig());
   TestClient client = Connect();
