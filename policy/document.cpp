@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <initializer_list>
+#include <set>
 #include <stdexcept>
 
 #include "common/json/strict_json.h"
@@ -435,14 +436,21 @@ PolicyResult ParsePolicyValue(const bj::value& document) {
         v.Add("rules", ProblemCode::kTooMany);
       } else {
         const bj::array& a = r->get_array();
+        // Ids are compared whatever else is wrong with a rule, so that a
+        // duplicate is listed beside the rule's other problems.
+        std::set<std::string, std::less<>> seen_ids;
         for (std::size_t i = 0; i < a.size(); ++i) {
           const std::string path = Index("rules", i);
+          if (const bj::object* o = a[i].if_object()) {
+            const bj::value* id = o->if_contains("id");
+            if (id != nullptr && id->is_string() &&
+                !seen_ids.emplace(id->get_string().data(), id->get_string().size()).second) {
+              v.Add(Field(path, "id"), ProblemCode::kDuplicateRuleId);
+            }
+          }
           bj::object out;
           auto rule = v.RuleAt(a[i], path, out);
           if (!rule) continue;
-          for (const Rule& earlier : policy.rules_) {
-            if (earlier.id == rule->id) v.Add(Field(path, "id"), ProblemCode::kDuplicateRuleId);
-          }
           rules.push_back(std::move(out));
           policy.rules_.push_back(std::move(*rule));
         }

@@ -97,6 +97,10 @@ TEST(PolicyDocument, RejectsEachProblemWithItsPath) {
        R"({"default":"allow","rules":[{"id":"r","effect":"deny","operations":["decrypt"]},)"
        R"({"id":"r","effect":"allow","operations":["encrypt"]}]})",
        {{"rules[1].id", P::kDuplicateRuleId}}},
+      {"duplicate rule id beside another problem of that rule",
+       R"({"default":"allow","rules":[{"id":"x","effect":"allow","operations":["encrypt"]},)"
+       R"({"id":"x","effect":"allow","operations":["encrypt","encrypt"]}]})",
+       {{"rules[1].id", P::kDuplicateRuleId}, {"rules[1].operations[1]", P::kDuplicateValue}}},
       {"empty asset types",
        OneRule(R"("asset_types":[])"),
        {{"rules[0].asset_types", P::kEmptyList}}},
@@ -185,6 +189,7 @@ TEST(PolicyDocument, ListsProblemsOfEveryRule) {
       {"default", P::kInvalidEffect},
       {"rules[1].id", P::kInvalidRuleId},
       {"rules[1].asset_types[0]", P::kInvalidAssetType},
+      {"rules[2].id", P::kDuplicateRuleId},  // listed although the rule has another problem
       {"rules[2].created_older_than", P::kUnsupportedDurationUnit},
   };
   EXPECT_EQ(ProblemsOf(json), expected);
