@@ -16,7 +16,7 @@ namespace kmsd::client {
 namespace {
 
 ClientError Protocol(std::string message) {
-  return ClientError{ClientError::Kind::kProtocol, 0, {}, std::move(message), {}, 1};
+  return ClientError{ClientError::Kind::kProtocol, 0, {}, std::move(message), {}, 1, {}};
 }
 
 void Wipe(std::string& text) {
@@ -68,13 +68,21 @@ std::string StringField(const boost::json::object& object, std::string_view key)
 }  // namespace
 
 ClientError ErrorFromReply(int status, std::string_view body) {
-  ClientError error{ClientError::Kind::kHttp, status, {}, {}, {}, 1};
+  ClientError error{ClientError::Kind::kHttp, status, {}, {}, {}, 1, {}};
   auto parsed = json::ParseStrictJson(body);
   if (parsed && parsed->is_object()) {
     if (const auto* e = parsed->as_object().if_contains("error"); e && e->is_object()) {
       error.code = StringField(e->as_object(), "code");
       error.message = StringField(e->as_object(), "message");
       error.rule = StringField(e->as_object(), "rule");
+      if (const auto* list = e->as_object().if_contains("problems"); list && list->is_array()) {
+        for (const auto& item : list->as_array()) {
+          if (!item.is_object()) continue;
+          const auto& p = item.as_object();
+          error.problems.push_back(StringField(p, "path") + ": " + StringField(p, "message") +
+                                   " (" + StringField(p, "code") + ")");
+        }
+      }
     }
   }
   return error;

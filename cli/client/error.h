@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kmsd::client {
 
@@ -27,6 +28,8 @@ struct ClientError {
   std::string message;    // the daemon's message for kHttp, else ours
   std::string rule;       // the deciding policy rule for policy_denied
   unsigned attempts = 1;  // how many times the request was sent (retries on 503)
+  // A rejected policy document or facts: each problem as "path: message (code)".
+  std::vector<std::string> problems;
 };
 
 std::string_view ClientErrorKindName(ClientError::Kind kind) noexcept;

@@ -26,7 +26,7 @@ namespace {
 constexpr std::size_t kMaxReplyBody = 16 * 1024 * 1024;
 
 ClientError Failure(ClientError::Kind kind, std::string message) {
-  return ClientError{kind, 0, {}, std::move(message), {}, 1};
+  return ClientError{kind, 0, {}, std::move(message), {}, 1, {}};
 }
 
 ClientError FromNetError(const beast::error_code& ec, std::string_view step) {

@@ -6,7 +6,7 @@ namespace kmsd::client {
 namespace {
 
 ClientError Bad(std::string message) {
-  return ClientError{ClientError::Kind::kInvalidArgument, 0, {}, std::move(message), {}, 0};
+  return ClientError{ClientError::Kind::kInvalidArgument, 0, {}, std::move(message), {}, 0, {}};
 }
 
 }  // namespace

@@ -87,7 +87,10 @@ class Runner {
     return code;
   }
   int FailCall(const ClientError& error) {
-    return Fail(ExitCodeFor(error), MessageFor(error, client_ ? client_->url().text : s_.url));
+    std::string message = MessageFor(error, client_ ? client_->url().text : s_.url);
+    // A rejected document: every problem the daemon listed, one per line.
+    for (const std::string& problem : error.problems) message += "\n  " + problem;
+    return Fail(ExitCodeFor(error), message);
   }
 
   // Builds the client from the global options; returns an exit code on failure.

@@ -76,8 +76,13 @@ std::string HttpMessage(const ClientError& error, const std::string& url) {
       return at + " knows no such record or route " + detail +
              ": check the context id and that the bearer token's tenant owns it";
     case 409:
+      if (error.message.find("context id") != std::string::npos) {
+        return at + " reports a conflict " + detail +
+               ": the context id is already used in this tenant; choose another or omit it";
+      }
+      // KEK versions: the current one, or one records still use (`--force`).
       return at + " reports a conflict " + detail +
-             ": the context id is already used in this tenant; choose another or omit it";
+             ": see `kmsctl keys list`; rotate first, rewrap, or pass --force to shred";
     case 410:
       return at + " says the key was destroyed " + detail +
              ": the data it protected is unrecoverable by design";

@@ -240,6 +240,21 @@ TEST_F(KmsctlE2eTest, TruncatedAtAChunkBoundaryOrReorderedIsRefused) {
   }
 }
 
+// A rejected policy document: exit 5, and every problem the daemon listed is
+// shown with its path, so the operator can fix the file.
+TEST_F(KmsctlE2eTest, RejectedPolicyShowsEveryProblemWithItsPath) {
+  const auto file = dir_.path() / "bad-policy.json";
+  {
+    std::ofstream f(file);
+    f << R"({"default": "maybe", "rules": [{"id": "r", "effect": "deny", "colour": "red"}]})";
+  }
+  const auto set = Kmsctl({"policy", "set", file.string()});
+  EXPECT_EQ(set.exit_code, kmsctl::kExitRequest) << set.err;
+  EXPECT_NE(set.err.find("default: "), std::string::npos) << set.err;
+  EXPECT_NE(set.err.find("rules[0]: "), std::string::npos) << set.err;  // the unknown field
+  EXPECT_NE(set.err.find("rules[0].operations: "), std::string::npos) << set.err;
+}
+
 TEST_F(KmsctlE2eTest, DestroyedRecordExitsThreeWith410) {
   const auto enc = dir_.path() / "complete.kmsenc";
   const std::string context_id = EncryptRecording(enc);

@@ -8,10 +8,10 @@ namespace {
 using client::ClientError;
 
 ClientError Http(int status, std::string code, std::string rule = {}) {
-  return ClientError{ClientError::Kind::kHttp, status, std::move(code), "server says",
-                     std::move(rule),          1};
+  return ClientError{
+      ClientError::Kind::kHttp, status, std::move(code), "server says", std::move(rule), 1, {}};
 }
-ClientError Local(ClientError::Kind kind) { return ClientError{kind, 0, {}, "detail", {}, 1}; }
+ClientError Local(ClientError::Kind kind) { return ClientError{kind, 0, {}, "detail", {}, 1, {}}; }
 
 TEST(ExitCodesTest, HttpStatusesMapToTheirClass) {
   struct Case {
@@ -68,6 +68,10 @@ TEST(ExitCodesTest, MessagesNameTheDaemonStatusAndNextStep) {
   };
   auto busy = Http(503, "hsm_unavailable");
   busy.attempts = 4;
+  auto reused = Http(409, "conflict");
+  reused.message = "context id already used in this tenant";
+  auto kek_in_use = Http(409, "conflict");
+  kek_in_use.message = "KEK version still protects active records";
   const std::vector<Case> cases{
       {Http(401, "unauthenticated"), {url, "401 unauthenticated", "kmsctl dev token"}},
       {Http(403, "forbidden"), {url, "403 forbidden", "role"}},
@@ -75,7 +79,8 @@ TEST(ExitCodesTest, MessagesNameTheDaemonStatusAndNextStep) {
       {Http(403, "policy_denied", "no-webinars"),
        {"policy_denied", "rule no-webinars", "policy get"}},
       {Http(404, "not_found"), {"404 not_found", "context id"}},
-      {Http(409, "conflict"), {"409 conflict", "context id"}},
+      {reused, {"409 conflict", "choose another"}},
+      {kek_in_use, {"409 conflict", "--force", "keys list"}},
       {Http(410, "key_destroyed"), {"410 key_destroyed", "unrecoverable"}},
       {Http(400, "invalid_request"), {"400 invalid_request"}},
       {busy, {"503 hsm_unavailable", "4 attempt", "/readyz"}},
