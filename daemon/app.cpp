@@ -74,6 +74,11 @@ Status WritePublicKeyPem(std::span<const std::uint8_t> der, const fs::path& path
     if (!out.flush()) return MakeError(ErrorCode::kInternal, "cannot write " + temp.string());
   }
   std::error_code ec;
+  // A public key: readable by verifiers (the audit folder still guards it).
+  fs::permissions(temp,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                      fs::perms::others_read,
+                  ec);
   fs::rename(temp, path, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot write " + path.string());
   return {};

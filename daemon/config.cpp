@@ -239,6 +239,9 @@ void ReadStore(const toml::table& table, Config& config, std::vector<std::string
   TableReader r(table, "store", problems);
   r.String("backend", config.store.backend);
   r.String("path", config.store.path);
+  if (!config.store.path.empty() && !std::filesystem::path(config.store.path).is_absolute()) {
+    r.Problem("path", "must be an absolute path");
+  }
   if (config.store.backend != "sqlite") r.Problem("backend", "must be \"sqlite\"");
 }
 
@@ -246,6 +249,9 @@ void ReadAudit(const toml::table& table, Config& config, std::vector<std::string
   TableReader r(table, "audit", problems);
   AuditConfig& a = config.audit;
   r.String("dir", a.dir);
+  if (!a.dir.empty() && !std::filesystem::path(a.dir).is_absolute()) {
+    r.Problem("dir", "must be an absolute path");
+  }
   r.Integer("max_file_bytes", a.max_file_bytes, 1 << 16, std::int64_t(1) << 40);
   r.Integer("checkpoint_every_events", a.checkpoint_every_events, 1, 100'000'000);
   r.Seconds("checkpoint_every_seconds", a.checkpoint_every, 1, 86'400);

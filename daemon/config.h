@@ -187,6 +187,13 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* problems 
 Result<Config> LoadConfigFile(const std::filesystem::path& path,
                               ConfigProblems* problems = nullptr);
 
+// Files the configuration names that cannot be read now (module, TLS
+// certificate and CA, JWKS files, secret files, credentials when
+// $CREDENTIALS_DIRECTORY is set), each "path: file: reason". Not problems of
+// the file itself (an example may name files that are installed later), but
+// kmsd will not start until they are readable: --check-config warns.
+std::vector<std::string> UnreadableFiles(const Config& config);
+
 // True for 127.0.0.0/8 and ::1 (numeric addresses only).
 bool IsLoopbackAddress(const std::string& address);
 

@@ -41,6 +41,12 @@ int CheckConfig(const std::string& path) {
   auto config = kmsd::daemon::LoadConfigFile(path, &problems);
   if (config) {
     std::printf("%s: OK\n", path.c_str());
+    // Not errors of the file (an example names files installed later), but
+    // the daemon cannot start until they are readable: say so.
+    for (const auto& missing : kmsd::daemon::UnreadableFiles(*config)) {
+      std::fprintf(stderr, "  warning: %s (kmsd will not start until it is readable)\n",
+                   missing.c_str());
+    }
     return 0;
   }
   std::fprintf(stderr, "%s: %zu problem(s)\n", path.c_str(), problems.problems.size());

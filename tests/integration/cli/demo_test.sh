@@ -30,6 +30,13 @@ done
 curl -fsS "$URL/readyz" >/dev/null
 "$SRC/scripts/demo.sh" "$BUILD" "$WORK/dev" "$URL" | tee "$WORK/demo.out"
 grep -q "^demo complete$" "$WORK/demo.out"
+# The modes docs/dev-mode.md promises: secrets owner-only, public keys readable.
+for f in token.pin dev-idp.key dev-storage-signer.key kmsd.db; do
+  [[ $(stat -c %a "$WORK/dev/$f") == 600 ]] || { echo "$f is not 0600" >&2; exit 1; }
+done
+for f in dev-idp.jwks.json dev-storage-signer.jwks.json audit/audit-signer.pub.pem; do
+  [[ $(stat -c %a "$WORK/dev/$f") == 644 ]] || { echo "$f is not 0644" >&2; exit 1; }
+done
 # Nothing secret in what the daemon printed: neither the dev PIN nor a token.
 pin=$(cat "$WORK/dev/token.pin" 2>/dev/null || true)
 if [[ -n $pin ]] && grep -qF "$pin" "$WORK/kmsd.log"; then

@@ -188,6 +188,31 @@ roles = ["encrypt"]
   EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("client_certificates: need mutual TLS")));
 }
 
+TEST(ConfigTest, StoreAndAuditPathsMustBeAbsolute) {
+  std::string text(kValid);
+  ReplaceIn(text, "path = \"/var/lib/kmsd/kmsd.db\"", "path = \"state/kmsd.db\"");
+  ReplaceIn(text, "dir = \"/var/log/kmsd\"", "dir = \"relative/audit\"");
+  const auto problems = ProblemsOf(text);
+  EXPECT_THAT(problems, Contains("store.path: must be an absolute path"));
+  EXPECT_THAT(problems, Contains("audit.dir: must be an absolute path"));
+}
+
+// --check-config warns about every file it names that cannot be read now.
+TEST(ConfigTest, UnreadableFilesAreNamedByTheirKey) {
+  std::string text(kValid);
+  ReplaceIn(text, "cert_file = \"/etc/kmsd/tls/server.crt\"",
+            "cert_file = \"/nonexistent/cert.pem\"");
+  ReplaceIn(text, "pin_credential = \"token-pin\"",
+            "module = \"/nonexistent/lib.so\"\npin_file = \"/nonexistent/pin\"");
+  const auto config = ParseConfig(text);
+  ASSERT_TRUE(config) << config.error().message;
+  const auto missing = UnreadableFiles(*config);
+  EXPECT_THAT(missing, Contains(HasSubstr("tls.cert_file: /nonexistent/cert.pem")));
+  EXPECT_THAT(missing, Contains(HasSubstr("tokens[0].module: /nonexistent/lib.so")));
+  EXPECT_THAT(missing, Contains(HasSubstr("tokens[0].pin_file: /nonexistent/pin")));
+  EXPECT_THAT(missing, Contains(HasSubstr("identity.jwks_file: /etc/kmsd/idp-jwks.json")));
+}
+
 TEST(ConfigTest, TenantMustNameAKnownToken) {
   std::string text(kValid);
   text.replace(text.find("token = \"primary\""), 17, "token = \"other\"");

@@ -1,0 +1,60 @@
+// UnreadableFiles: what --check-config warns about beyond the file's own
+// problems (daemon/config.h).
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/config.h"
+
+namespace kmsd::daemon {
+namespace {
+
+void Check(std::vector<std::string>& out, const std::string& key, const std::string& file) {
+  if (file.empty()) return;
+  if (::access(file.c_str(), R_OK) != 0) {
+    out.push_back(key + ": " + file + ": " + std::strerror(errno));
+  }
+}
+
+void CheckSecret(std::vector<std::string>& out, const std::string& key, const SecretSource& s) {
+  Check(out, key + "_file", s.file);
+  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!s.credential.empty() && credentials != nullptr && *credentials != '\0') {
+    Check(out, key + "_credential", (std::filesystem::path(credentials) / s.credential).string());
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> UnreadableFiles(const Config& config) {
+  std::vector<std::string> out;
+  if (config.tls.enabled) {
+    Check(out, "tls.cert_file", config.tls.cert_file);
+    CheckSecret(out, "tls.key", config.tls.key);
+    Check(out, "tls.client_ca_file", config.tls.client_ca_file);
+  }
+  Check(out, "identity.jwks_file", config.identity.jwks_file);
+  for (std::size_t i = 0; i < config.tokens.size(); ++i) {
+    const std::string at = "tokens[" + std::to_string(i) + "]";
+    Check(out, at + ".module", config.tokens[i].module);
+    CheckSecret(out, at + ".pin", config.tokens[i].pin);
+  }
+  for (std::size_t i = 0; i < config.tenants.size(); ++i) {
+    Check(out, "tenants[" + std::to_string(i) + "].signers_jwks_file",
+          config.tenants[i].signers_jwks_file);
+  }
+  for (std::size_t i = 0; i < config.xks.key_stores.size(); ++i) {
+    const auto& store = config.xks.key_stores[i];
+    const std::string at = "xks.key_stores[" + std::to_string(i) + "]";
+    Check(out, at + ".policy_file", store.policy_file);
+    for (std::size_t c = 0; c < store.credentials.size(); ++c) {
+      CheckSecret(out, at + ".credentials[" + std::to_string(c) + "].sigv4", store.credentials[c]);
+    }
+  }
+  return out;
+}
+
+}  // namespace kmsd::daemon
