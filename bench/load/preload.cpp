@@ -11,7 +11,10 @@
 namespace kmsd::bench {
 namespace {
 
-constexpr int kKnownSchemaVersion = 1;       // broker/store/sqlite_schema.cpp
+// broker/store/sqlite_schema.cpp: the records table this loader writes is
+// the same in schema 1 and 2 (2 added used_jtis).
+constexpr int kOldestKnownSchema = 1;
+constexpr int kNewestKnownSchema = 2;
 constexpr std::uint64_t kBatch = 200'000;    // rows per transaction
 constexpr std::size_t kWrappedKeySize = 68;  // docs/wrapped-key-format.md, v1
 
@@ -53,7 +56,8 @@ int RunPreload(const PreloadOptions& options) {
   Db db(raw);
   if (opened != SQLITE_OK) return Fail(db.get(), "open " + options.database.string());
   sqlite3_busy_timeout(db.get(), 5000);
-  if (QueryInt(db.get(), "PRAGMA user_version", "") != kKnownSchemaVersion) {
+  const auto schema = QueryInt(db.get(), "PRAGMA user_version", "");
+  if (schema < kOldestKnownSchema || schema > kNewestKnownSchema) {
     return Fail(db.get(), "unknown schema version");
   }
   if (QueryInt(db.get(), "SELECT count(*) FROM kek_versions WHERE tenant = ?1 AND version = 1",
