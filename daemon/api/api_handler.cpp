@@ -275,6 +275,21 @@ void ApiHandler::Impl::AuditAuthnFailure(const http::Request& request, std::stri
 Result<broker::Caller> ApiHandler::Impl::Authenticate(const http::Request& request,
                                                       bool* token_presented) {
   *token_presented = false;
+  // Two Authorization fields are ambiguous (which one would a proxy or a log
+  // have seen?): refused, never resolved by taking the first.
+  std::size_t authorization_fields = 0;
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (name.size() == 13 &&
+        std::equal(name.begin(), name.end(), "authorization", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      ++authorization_fields;
+    }
+  }
+  if (authorization_fields > 1) {
+    *token_presented = true;
+    return MakeError(ErrorCode::kUnauthenticated, "more than one Authorization header");
+  }
   if (auto header = request.headers.Get("Authorization")) {
     *token_presented = true;
     std::string_view value = *header;

@@ -76,6 +76,15 @@ TEST_F(ApiErrorTest, MissingForgedOrExpiredBearerIsUnauthenticated) {
   EXPECT_EQ(expired.status, 401u);
   EXPECT_EQ(ErrorCodeOf(expired), "unauthenticated");
 
+  // Two Authorization fields, the valid one first: refused as ambiguous.
+  auto doubled = stack_->Send({.method = "POST",
+                               .target = "/v1/datakeys",
+                               .body = body,
+                               .headers = {{"Authorization", "Bearer " + UserOf("acme")},
+                                           {"Authorization", "Bearer garbage"}}});
+  EXPECT_EQ(doubled.status, 401u) << doubled.body;
+  EXPECT_EQ(ErrorCodeOf(doubled), "unauthenticated");
+
   auto basic = stack_->Send({.method = "POST",
                              .target = "/v1/datakeys",
                              .body = body,
@@ -99,7 +108,8 @@ TEST_F(ApiErrorTest, MissingForgedOrExpiredBearerIsUnauthenticated) {
       reasons.push_back(event.reason);
     }
   }
-  EXPECT_EQ(reasons.size(), 4u);
+  EXPECT_EQ(reasons.size(), 5u);
+  EXPECT_THAT(reasons, ::testing::Contains(::testing::HasSubstr("more than one Authorization")));
   EXPECT_THAT(reasons, ::testing::Contains(::testing::HasSubstr("bad signature")));
   EXPECT_THAT(reasons, ::testing::Contains(::testing::HasSubstr("expired")));
 }

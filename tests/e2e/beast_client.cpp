@@ -29,7 +29,16 @@ Reply Send(std::uint16_t port, const Call& call) {
     if (!call.body.empty() && !call.content_type.empty()) {
       request.set(http::field::content_type, call.content_type);
     }
-    for (const auto& [name, value] : call.headers) request.set(name, value);
+    // Extra fields are added, so a test can send a field twice; the ones the
+    // client sets itself (Host, Connection, Content-Type) are replaced.
+    for (const auto& [name, value] : call.headers) {
+      if (beast::iequals(name, "host") || beast::iequals(name, "connection") ||
+          beast::iequals(name, "content-type")) {
+        request.set(name, value);
+      } else {
+        request.insert(name, value);
+      }
+    }
     request.body() = call.body;
     request.prepare_payload();
     http::write(stream, request);
