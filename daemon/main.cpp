@@ -41,6 +41,7 @@ int CheckConfig(const std::string& path) {
   auto config = kmsd::daemon::LoadConfigFile(path, &problems);
   if (config) {
     std::printf("%s: OK\n", path.c_str());
+    std::fflush(stdout);  // before the warnings on stderr
     // Not errors of the file (an example names files installed later), but
     // the daemon cannot start until they are readable: say so.
     for (const auto& missing : kmsd::daemon::UnreadableFiles(*config)) {

@@ -200,15 +200,17 @@ http::Response ApiHandler::Impl::Evaluate(const http::Request& request,
                                           const broker::Caller& caller) {
   if (auto ok = CheckJsonContentType(request.headers); !ok) return ErrorReply(ok.error());
   if (request.body.empty()) return ErrorReply(Invalid("request body required"));
-  // Strict parse first so that this route refuses exactly what the others do.
+  // The facts parser first, so that every problem it finds (unknown fields,
+  // duplicate keys, bad values) comes back with its path; then the strict
+  // parse, so that this route refuses exactly what the others do.
+  auto facts = policy::ParseFactsDocument(request.body);
+  if (!facts) return PolicyErrorReply(facts.error());
   if (auto strict =
           BodyObject::Parse(request.body, {"operation", "principal", "roles", "asset_type",
                                            "asset_id", "asset_created_at", "request_time"});
       !strict) {
     return ErrorReply(strict.error());
   }
-  auto facts = policy::ParseFactsDocument(request.body);
-  if (!facts) return PolicyErrorReply(facts.error());
   const Instant now = facts->request_time.value_or(deps.clock.Now());
   auto evaluation = Timed("evaluate_policy",
                           [&] { return deps.broker.EvaluatePolicy(caller, facts->View(now)); });

@@ -129,6 +129,17 @@ TEST_F(ApiFlowTest, PolicyRoundTripEvaluateAndDenialWithRule) {
   EXPECT_EQ(Str(Json(evaluate), "decision"), "deny");
   EXPECT_EQ(Str(Json(evaluate), "rule"), "no-webinars");
 
+  // Bad facts (an unknown field, a duplicate key): 400 with every problem.
+  for (const std::string body :
+       {R"({"operation":"decrypt","asset_type":"r","asset_id":"a","colour":1})",
+        R"({"operation":"decrypt","operation":"encrypt","asset_type":"r","asset_id":"a"})"}) {
+    auto bad = stack_->Send(
+        {.method = "POST", .target = "/v1/policy/evaluate", .body = body, .bearer = admin});
+    EXPECT_EQ(bad.status, 400u) << body;
+    const auto error = Json(bad).at("error").as_object();
+    EXPECT_FALSE(error.at("problems").as_array().empty()) << bad.body;
+  }
+
   auto created = NewRecord(admin, "webinar_recording", "w1");
   const auto id = Str(created, "context_id");
   auto denied = Decrypt(admin, id, stack_->harness().Authz("acme", id));
