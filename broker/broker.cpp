@@ -69,6 +69,17 @@ Status Broker::Audit(audit::AuditEvent event) {
   return {};
 }
 
+void Broker::AuditOutcome(audit::AuditEvent event, const Status& outcome, std::string reason) {
+  if (!outcome) {
+    event.decision = audit::Decision::kDeny;
+    event.error = outcome.error().code;
+    event.reason = "not done";
+  } else {
+    event.reason = std::move(reason);
+  }
+  (void)Audit(std::move(event));  // best effort: the change is audited already
+}
+
 Status Broker::AdmitTenant(std::string_view tenant) const {
   if (auto routed = router_.Route(tenant); !routed) return routed.error();
   return {};
@@ -211,7 +222,12 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
   }
 
   event.decision = audit::Decision::kAllow;
-  if (auto audited = Audit(event); !audited) return audited.error();  // the key is wiped
+  if (auto audited = Audit(event); !audited) {
+    // Nothing was released (the key is wiped): give the token back, so that
+    // the 503 is retryable with it as the contract says.
+    (void)authorization_.ReleaseJti(caller.tenant, claims->jti);
+    return audited.error();
+  }
   return DecryptReply{record->context_id, std::move(*key), record->asset_type, record->asset_id,
                       record->created_at};
 }
@@ -264,12 +280,15 @@ Result<std::vector<store::KekVersionInfo>> Broker::ListKeks(const Caller& caller
 Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
   if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
-  auto rotated = keks_.Rotate(caller.tenant);
-  if (!rotated) return rotated.error();
+  // Audited before the change (no KEK appears unaudited), the new version
+  // in a second event once it exists.
   audit::AuditEvent event = EventFor(caller, audit::Operation::kRotateKek, clock_.Now());
   event.decision = audit::Decision::kAllow;
-  event.reason = "new current version " + std::to_string(rotated->version);
-  if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  event.reason = "rotation requested";
+  if (auto audited = Audit(event); !audited) return audited.error();
+  auto rotated = keks_.Rotate(caller.tenant);
+  AuditOutcome(event, rotated ? Status{} : Status{rotated.error()},
+               rotated ? "new current version " + std::to_string(rotated->version) : "");
   return rotated;
 }
 
@@ -277,13 +296,16 @@ Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint3
                                                 bool force) {
   if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
   if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
-  auto shredded = keks_.DestroyVersion(caller.tenant, version, force);
-  if (!shredded) return shredded.error();
+  // Audited before anything is shredded; the count in a second event.
   audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyKek, clock_.Now());
   event.decision = audit::Decision::kAllow;
-  event.reason =
-      "version " + std::to_string(version) + ", records shredded " + std::to_string(*shredded);
-  if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  event.reason = "version " + std::to_string(version) + (force ? " (forced)" : "") + " requested";
+  if (auto audited = Audit(event); !audited) return audited.error();
+  auto shredded = keks_.DestroyVersion(caller.tenant, version, force);
+  AuditOutcome(event, shredded ? Status{} : Status{shredded.error()},
+               shredded ? "version " + std::to_string(version) + ", records shredded " +
+                              std::to_string(*shredded)
+                        : "");
   return shredded;
 }
 
@@ -294,6 +316,22 @@ Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batc
   if (!versions) return versions.error();
   auto service = keks_.KeyServiceFor(caller.tenant);
   if (!service) return service.error();
+
+  // Audited before any record moves (when any is left to move).
+  std::uint64_t pending = 0;
+  for (const auto& version : *versions) {
+    if (version.state != store::KekState::kActive) continue;
+    auto left = store_.CountActiveByKekVersion(caller.tenant, version.version);
+    if (!left) return left.error();
+    pending += *left;
+  }
+  audit::AuditEvent intent = EventFor(caller, audit::Operation::kRewrap, clock_.Now());
+  intent.decision = audit::Decision::kAllow;
+  intent.reason = "rewrap of up to " + std::to_string(std::min<std::uint64_t>(pending, batch)) +
+                  " records requested";
+  if (pending > 0) {
+    if (auto audited = Audit(intent); !audited) return audited.error();
+  }
 
   RewrapProgress progress;
   for (const auto& version : *versions) {
@@ -347,12 +385,8 @@ Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batc
     }
     progress.remaining += *left;
   }
-  if (progress.rewrapped > 0) {
-    audit::AuditEvent event = EventFor(caller, audit::Operation::kRewrap, clock_.Now());
-    event.decision = audit::Decision::kAllow;
-    event.reason = "records rewrapped " + std::to_string(progress.rewrapped);
-    if (auto audited = Audit(std::move(event)); !audited) return audited.error();
-  }
+  if (pending > 0)
+    AuditOutcome(intent, {}, "records rewrapped " + std::to_string(progress.rewrapped));
   return progress;
 }
 

@@ -156,6 +156,9 @@ class Broker {
   audit::AuditEvent EventFor(const Caller& caller, audit::Operation operation, Instant now) const;
   // Appends `event`; on failure the caller's flow fails closed with it.
   Status Audit(audit::AuditEvent event);
+  // The second event of a change audited before it was made: its result
+  // (`reason`), or "not done" with the error code. Best effort.
+  void AuditOutcome(audit::AuditEvent event, const Status& outcome, std::string reason);
 
   const BrokerOptions options_;
   const TenantRouter& router_;

@@ -17,6 +17,9 @@ class StoreJtiReplayCache final : public jose::JtiReplayCache {
                            Instant now) override {
     return store_.RecordJtiIfNew(tenant, jti, expires_at, now);
   }
+  Status Forget(std::string_view tenant, std::string_view jti) override {
+    return store_.ForgetJti(tenant, jti);
+  }
 
  private:
   store::RecordStore& store_;

@@ -522,6 +522,20 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
           "false)");
     }
   }
+  if (problems.empty() && config.server.ops_listen &&
+      config.server.ops_listen->address == config.server.listen.address &&
+      config.server.ops_listen->port == config.server.listen.port &&
+      config.server.listen.port != 0) {
+    problems.push_back("server.ops_listen: must differ from server.listen (or be left out)");
+  }
+  for (const auto& [key, file] :
+       {std::pair<const char*, const std::string*>{"tls.cert_file", &config.tls.cert_file},
+        {"tls.client_ca_file", &config.tls.client_ca_file},
+        {"identity.jwks_file", &config.identity.jwks_file}}) {
+    if (!file->empty() && !std::filesystem::path(*file).is_absolute()) {
+      problems.push_back(std::string(key) + ": must be an absolute path");
+    }
+  }
   if (problems.empty() && !config.tls.enabled && !config.tls.client_ca_file.empty()) {
     problems.push_back("tls.client_ca_file: mutual TLS needs tls.enabled = true");
   }

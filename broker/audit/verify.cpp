@@ -105,8 +105,7 @@ VerifyReport VerifyAuditFiles(std::span<const std::filesystem::path> files,
     }
   }
   report.last_seq = seq;
-  if (options.max_unanchored_events > 0 &&
-      report.unanchored_events > options.max_unanchored_events) {
+  if (options.max_unanchored_events && report.unanchored_events > *options.max_unanchored_events) {
     const FileLine at = *report.first_unanchored;
     return fail(ProblemKind::kUnanchoredTooLong, at.file, at.line);
   }

@@ -80,8 +80,9 @@ struct VerifyOptions {
   // A live log signs a checkpoint at least every checkpoint_every_events, so
   // a longer unanchored tail means checkpoints were removed (a rewritten log
   // with its checkpoints dropped) or the signer failed that long: kFailed
-  // with kUnanchoredTooLong at the first unanchored event. 0 = no limit.
-  std::uint64_t max_unanchored_events = 0;
+  // with kUnanchoredTooLong at the first unanchored event. nullopt: no limit
+  // (0: none may be unanchored).
+  std::optional<std::uint64_t> max_unanchored_events = std::nullopt;
 };
 
 // public_key: SubjectPublicKeyInfo, DER or PEM, of the checkpoint signer.

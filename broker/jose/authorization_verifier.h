@@ -85,6 +85,12 @@ class AuthorizationTokenVerifier {
   Result<AuthorizationClaims> Verify(std::string_view token, const AuthorizationRequest& request,
                                      Instant now);
 
+  // Gives back the jti of a verified token whose request then released
+  // nothing (JtiReplayCache::Forget), so that the client may retry with it.
+  Status ReleaseJti(std::string_view tenant, std::string_view jti) {
+    return replay_cache_->Forget(tenant, jti);
+  }
+
  private:
   std::optional<TenantSigners> SignersOf(std::string_view tenant) const;
 

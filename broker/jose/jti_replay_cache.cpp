@@ -24,6 +24,16 @@ Result<bool> InMemoryJtiReplayCache::RecordIfNew(std::string_view tenant, std::s
   return true;
 }
 
+Status InMemoryJtiReplayCache::Forget(std::string_view tenant, std::string_view jti) {
+  std::lock_guard lock(mutex_);
+  const Key key{std::string(tenant), std::string(jti)};
+  if (const auto it = entries_.find(key); it != entries_.end()) {
+    by_expiry_.erase({it->second, key});
+    entries_.erase(it);
+  }
+  return {};
+}
+
 std::size_t InMemoryJtiReplayCache::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();

@@ -29,6 +29,11 @@ class JtiReplayCache {
   // kept: the caller must then refuse the token, never accept it unrecorded.
   virtual Result<bool> RecordIfNew(std::string_view tenant, std::string_view jti,
                                    Instant expires_at, Instant now) = 0;
+
+  // Gives back a jti recorded by RecordIfNew for a request that then released
+  // nothing (its audit event could not be written): the client may retry with
+  // the same token. Unknown ids are no error.
+  virtual Status Forget(std::string_view tenant, std::string_view jti) = 0;
 };
 
 // Bounded in-memory cache. Expired entries are purged on every call; when
@@ -40,6 +45,7 @@ class InMemoryJtiReplayCache final : public JtiReplayCache {
 
   Result<bool> RecordIfNew(std::string_view tenant, std::string_view jti, Instant expires_at,
                            Instant now) override;
+  Status Forget(std::string_view tenant, std::string_view jti) override;
 
   std::size_t size() const;
 

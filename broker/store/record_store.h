@@ -153,6 +153,10 @@ class RecordStore {
   virtual Result<bool> RecordJtiIfNew(std::string_view tenant, std::string_view jti,
                                       Instant expires_at, Instant now) = 0;
 
+  // Removes a spent jti again (its request released nothing). Unknown ids are
+  // no error. Fails: kInvalidArgument, kStoreUnavailable.
+  virtual Status ForgetJti(std::string_view tenant, std::string_view jti) = 0;
+
   // ---- operations ----------------------------------------------------------
 
   // A real round trip to the storage (for /readyz). kStoreUnavailable when the

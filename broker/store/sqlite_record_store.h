@@ -76,6 +76,7 @@ class SqliteRecordStore final : public RecordStore {
   Result<std::optional<PolicyDocumentRow>> GetPolicy(std::string_view tenant) override;
   Result<bool> RecordJtiIfNew(std::string_view tenant, std::string_view jti, Instant expires_at,
                               Instant now) override;
+  Status ForgetJti(std::string_view tenant, std::string_view jti) override;
   Result<std::uint64_t> PutPolicy(std::string_view tenant, std::string document_json,
                                   Instant updated_at) override;
 

@@ -206,6 +206,19 @@ Result<bool> SqliteRecordStore::RecordJtiIfNew(std::string_view tenant, std::str
   return recorded;
 }
 
+Status SqliteRecordStore::ForgetJti(std::string_view tenant, std::string_view jti) {
+  if (auto s = ValidateTenant(tenant); !s) return s.error();
+  if (jti.empty() || jti.size() > 256) return Invalid("jti must be 1..256 bytes");
+  return writer_->Run([&](Connection& conn) -> Status {
+    auto stmt = conn.Prepare("DELETE FROM used_jtis WHERE tenant = ?1 AND jti = ?2");
+    if (!stmt) return stmt.error();
+    stmt->Bind(1, tenant);
+    stmt->Bind(2, jti);
+    if (const int rc = stmt->Step(); rc != SQLITE_DONE) return StoreError(rc, "forget jti");
+    return {};
+  });
+}
+
 // ---- operations --------------------------------------------------------------
 
 Status SqliteRecordStore::CheckHealth() {

@@ -86,7 +86,9 @@ void Build(CLI::App& app, Settings& s) {
   auto* destroy =
       leaf(keys->add_subcommand("destroy", "DELETE /v1/keys/VERSION: crypto-shred a KEK version"),
            "keys destroy");
-  destroy->add_option("VERSION", s.key_version)->required()->check(CLI::PositiveNumber);
+  destroy->add_option("VERSION", s.key_version, "KEK version, 1..4294967295")
+      ->required()
+      ->check(CLI::Range(1u, 4294967295u));
   destroy->add_flag("--force", s.force, "also shred the records still under it");
 
   auto* records = app.add_subcommand("records", "key records")->require_subcommand(1);

@@ -274,7 +274,7 @@ http::Response ApiHandler::Impl::DestroyKeyVersion(const http::Request& request,
                                                    std::string_view tail, std::string_view query) {
   if (auto ok = RequireNoBody(request); !ok) return ErrorReply(ok.error());
   auto version = ParseUnsigned(tail);
-  if (!version || *version < 1 || *version > 0xFFFFFFFFu) {
+  if (!version || *version < 1 || *version > 0xFFFFFFFFu || tail.front() == '0') {
     return ErrorReply(Invalid("key version must be a number from 1 to 4294967295"));
   }
   bool force = false;

@@ -189,6 +189,8 @@ TEST_F(VerifyTest, UntouchedLogPassesTheTailLimitOfItsCheckpointInterval) {
   Rewrite(lines_);
   EXPECT_EQ(Verify({.max_unanchored_events = 10}).status, VerifyReport::Status::kUnanchoredTail);
   EXPECT_EQ(Verify({.max_unanchored_events = 4}).status, VerifyReport::Status::kFailed);
+  EXPECT_EQ(Verify({.max_unanchored_events = 0}).status, VerifyReport::Status::kFailed);
+  EXPECT_EQ(Verify().status, VerifyReport::Status::kUnanchoredTail);  // no limit given
 }
 
 TEST_F(VerifyTest, RecomputeWithoutEditStillVerifies) {

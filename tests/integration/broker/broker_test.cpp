@@ -525,6 +525,24 @@ TEST_F(BrokerTest, AdminChangesAreRefusedUnchangedWhenTheAuditEventCannotBeWritt
   ASSERT_FALSE(destroyed);
   EXPECT_EQ(destroyed.error().code, ErrorCode::kAuditUnavailable);
 
+  // KEK changes are refused unchanged too.
+  auto rotated = failing.RotateKek(admin);
+  ASSERT_FALSE(rotated);
+  EXPECT_EQ(rotated.error().code, ErrorCode::kAuditUnavailable);
+  ASSERT_TRUE(broker().RotateKek(admin));  // v2 current; the record stays on v1
+  auto forced = failing.DestroyKekVersion(admin, 1, true);
+  ASSERT_FALSE(forced);
+  EXPECT_EQ(forced.error().code, ErrorCode::kAuditUnavailable);
+  auto rewrap = failing.RewrapStep(admin, 10);
+  ASSERT_FALSE(rewrap);
+  EXPECT_EQ(rewrap.error().code, ErrorCode::kAuditUnavailable);
+  auto info = broker().GetRecord(admin, generated.context_id);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->key_version, 1u) << "rewrapped without an audit event";
+  auto keks = broker().ListKeks(admin);
+  ASSERT_TRUE(keks);
+  EXPECT_EQ(keks->size(), 2u) << "a KEK version appeared without an audit event";
+
   // The working broker still sees the default policy and a live record.
   auto in_force = broker().GetPolicy(admin);
   ASSERT_TRUE(in_force);

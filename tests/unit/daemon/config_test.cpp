@@ -188,13 +188,21 @@ roles = ["encrypt"]
   EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("client_certificates: need mutual TLS")));
 }
 
+TEST(ConfigTest, OpsListenerMustDifferFromTheApiListener) {
+  std::string text(kValid);
+  ReplaceIn(text, "ops_listen = \"127.0.0.1:9090\"", "ops_listen = \"0.0.0.0:8443\"");
+  EXPECT_THAT(ProblemsOf(text), Contains(HasSubstr("server.ops_listen: must differ")));
+}
+
 TEST(ConfigTest, StoreAndAuditPathsMustBeAbsolute) {
   std::string text(kValid);
+  ReplaceIn(text, "cert_file = \"/etc/kmsd/tls/server.crt\"", "cert_file = \"server.crt\"");
   ReplaceIn(text, "path = \"/var/lib/kmsd/kmsd.db\"", "path = \"state/kmsd.db\"");
   ReplaceIn(text, "dir = \"/var/log/kmsd\"", "dir = \"relative/audit\"");
   const auto problems = ProblemsOf(text);
   EXPECT_THAT(problems, Contains("store.path: must be an absolute path"));
   EXPECT_THAT(problems, Contains("audit.dir: must be an absolute path"));
+  EXPECT_THAT(problems, Contains("tls.cert_file: must be an absolute path"));
 }
 
 // --check-config warns about every file it names that cannot be read now.
