@@ -30,8 +30,19 @@ pass() { echo "ok: $*"; }
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral range (32768-60999)
     (: >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  return 1
+}
+# started PID CMD...: true once CMD succeeds; false at once if PID exits, or after 30 s.
+started() {
+  local pid=$1
+  shift
+  for _ in $(seq 1 300); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
   done
   return 1
 }
@@ -60,11 +71,18 @@ leaf client-other ca-two "extendedKeyUsage=clientAuth"
 
 # --- A token, identity-provider and storage-signer keys: made once by kmsd --dev.
 D=$W/dev
-PORT=$(free_port)
-"$KMSD" --dev --data-dir "$D" --listen "127.0.0.1:$PORT" >"$W/dev.log" 2>&1 &
-DEV_PID=$!
-PIDS+=("$DEV_PID")
-wait_for curl -fsS "http://127.0.0.1:$PORT/readyz" || { cat "$W/dev.log" >&2; fail "kmsd --dev not ready"; }
+# Ports are picked at random: a start that loses the port to another process
+# (tests run in parallel) is retried on another one.
+for attempt in 1 2 3 4 5; do
+  PORT=$(free_port)
+  "$KMSD" --dev --data-dir "$D" --listen "127.0.0.1:$PORT" >"$W/dev.log" 2>&1 &
+  DEV_PID=$!
+  PIDS+=("$DEV_PID")
+  started "$DEV_PID" curl -fsS "http://127.0.0.1:$PORT/readyz" && break
+  grep -q "cannot listen" "$W/dev.log" && [[ $attempt -lt 5 ]] && continue
+  cat "$W/dev.log" >&2
+  fail "kmsd --dev not ready"
+done
 kill -TERM "$DEV_PID"
 wait "$DEV_PID" || true
 
@@ -73,7 +91,7 @@ mkdir -p "$W/tls" "$W/state"
 cp "$P/server-one.crt" "$W/tls/cert.pem"
 cp "$P/server-one.key" "$W/tls/key.pem"
 CLIENT_SHA=$(openssl x509 -in "$P/client-one.crt" -noout -fingerprint -sha256 | cut -d= -f2)
-PORT=$(free_port)
+write_config() {
 cat >"$W/kmsd.toml" <<TOML
 [server]
 listen = "127.0.0.1:$PORT"
@@ -112,13 +130,20 @@ tenant = "acme"
 principal = "media-01"
 roles = ["encrypt", "decrypt"]
 TOML
-"$KMSD" --check-config "$W/kmsd.toml" >/dev/null || fail "--check-config refuses the test config"
-SOFTHSM2_CONF=$D/softhsm2.conf "$KMSD" --config "$W/kmsd.toml" >"$W/kmsd.log" 2>&1 &
-KMSD_PID=$!
-PIDS+=("$KMSD_PID")
-URL="https://127.0.0.1:$PORT"
+}
 MTLS=(--cacert "$P/ca-one.crt" --cert "$P/client-one.crt" --key "$P/client-one.key")
-wait_for curl -fsS "${MTLS[@]}" "$URL/readyz" || fail "kmsd --config over mTLS not ready"
+for attempt in 1 2 3 4 5; do
+  PORT=$(free_port)
+  write_config
+  "$KMSD" --check-config "$W/kmsd.toml" >/dev/null || fail "--check-config refuses the test config"
+  SOFTHSM2_CONF=$D/softhsm2.conf "$KMSD" --config "$W/kmsd.toml" >"$W/kmsd.log" 2>&1 &
+  KMSD_PID=$!
+  PIDS+=("$KMSD_PID")
+  URL="https://127.0.0.1:$PORT"
+  started "$KMSD_PID" curl -fsS "${MTLS[@]}" "$URL/readyz" && break
+  grep -q "cannot listen" "$W/kmsd.log" && [[ $attempt -lt 5 ]] && continue
+  fail "kmsd --config over mTLS not ready"
+done
 pass "kmsd --config serves /readyz over mutual TLS"
 
 # --- Protocol versions. The client allows TLS 1.1 (security level 0) so that

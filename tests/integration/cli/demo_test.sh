@@ -13,19 +13,25 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (: >"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-[[ -n $port ]] || { echo "no free port" >&2; exit 1; }
-URL="http://127.0.0.1:$port"
-"$BUILD/daemon/kmsd" --dev --data-dir "$WORK/dev" --listen "127.0.0.1:$port" >"$WORK/kmsd.log" 2>&1 &
-KMSD_PID=$!
-for _ in $(seq 1 300); do
-  curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
-  kill -0 "$KMSD_PID" 2>/dev/null || { cat "$WORK/kmsd.log" >&2; echo "kmsd exited" >&2; exit 1; }
-  sleep 0.1
+# A random port below the kernel's ephemeral range; a start that loses it to
+# another process (tests run in parallel) is retried on another one.
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 12000))
+  (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+  URL="http://127.0.0.1:$port"
+  "$BUILD/daemon/kmsd" --dev --data-dir "$WORK/dev" --listen "127.0.0.1:$port" >"$WORK/kmsd.log" 2>&1 &
+  KMSD_PID=$!
+  for _ in $(seq 1 300); do
+    curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
+    kill -0 "$KMSD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$KMSD_PID" 2>/dev/null && break
+  KMSD_PID=""
+  grep -q "cannot listen" "$WORK/kmsd.log" && [[ $attempt -lt 5 ]] && continue
+  cat "$WORK/kmsd.log" >&2
+  echo "kmsd exited" >&2
+  exit 1
 done
 curl -fsS "$URL/readyz" >/dev/null
 "$SRC/scripts/demo.sh" "$BUILD" "$WORK/dev" "$URL" | tee "$WORK/demo.out"
