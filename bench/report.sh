@@ -37,6 +37,25 @@ done
 echo
 echo "Daemon RSS after the throughput rounds: $DAEMON_RSS MiB."
 echo
+echo "## CPU per operation (same run)"
+echo
+echo "CPU time (user + system, all threads) over each timed phase, divided by its"
+echo "successful operations: the raw token's own process, the daemon, and the load"
+echo "generator. \"cores at target\" is what the target rate (0.5 × raw generate,"
+echo "0.35 × raw unwrap) would take at these costs, daemon plus load generator, on a"
+echo "machine with $(nproc) cores."
+echo
+echo "| conns | token µs/gen+wrap | daemon µs/generate | client µs/generate | cores at target | token µs/unwrap | daemon µs/decrypt | client µs/decrypt | cores at target |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+cores() { awk -v rate="$1" -v f="$2" -v a="$3" -v b="$4" 'BEGIN {
+  if (a == "" || b == "") print "-"; else printf "%.2f", rate * f * (a + b) / 1e6 }'; }
+for c in $conns; do
+  tg=$(kv "$DIR/raw.txt" raw_generate "$c" cpu_us_per_op); tu=$(kv "$DIR/raw.txt" raw_unwrap "$c" cpu_us_per_op)
+  dg=$(kv "$DIR/http.txt" generate "$c" cpu_us_per_op); cg=$(kv "$DIR/http.txt" generate "$c" client_cpu_us_per_op)
+  dd=$(kv "$DIR/http.txt" decrypt "$c" cpu_us_per_op); cd=$(kv "$DIR/http.txt" decrypt "$c" client_cpu_us_per_op)
+  echo "| $c | ${tg:--} | ${dg:--} | ${cg:--} | $(cores "$(kv "$DIR/raw.txt" raw_generate "$c" ops_s)" 0.5 "$dg" "$cg") | ${tu:--} | ${dd:--} | ${cd:--} | $(cores "$(kv "$DIR/raw.txt" raw_unwrap "$c" ops_s)" 0.35 "$dd" "$cd") |"
+done
+echo
 echo "## Scale (decrypt at 32 connections against a preloaded store)"
 echo
 echo "| records | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"

@@ -90,7 +90,7 @@ echo "== raw token: $CONNS threads, ${DURATION}s each"
 
 echo "== through kmsd --dev: $CONNS connections, ${DURATION}s each"
 start_daemon "$WORK/dev" "$WORK/kmsd.log"
-"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --conns "$CONNS" --warmup "$WARMUP" \
+"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --daemon-pid "$DAEMON_PID" --conns "$CONNS" --warmup "$WARMUP" \
   --duration "$DURATION" 2> >(tee "$OUT/http-errors.txt" >&2) | tee "$OUT/http.txt"
 DAEMON_RSS=$(rss_mib "$DAEMON_PID")
 stop_daemon
@@ -104,7 +104,7 @@ stop_daemon
 for records in $SCALE; do
   "$BENCH" preload --db "$WORK/scale/kmsd.db" --records "$records"
   start_daemon "$WORK/scale" "$WORK/scale.log"
-  line=$("$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --ops decrypt --conns 32 \
+  line=$("$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --daemon-pid "$DAEMON_PID" --ops decrypt --conns 32 \
     --warmup "$WARMUP" --duration "$SCALE_DURATION" --contexts-in "$WORK/contexts.txt" \
     2> >(tee -a "$OUT/http-errors.txt" >&2))
   echo "records=$records startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $line" |

@@ -36,7 +36,7 @@ struct ServerConfig {
   ListenerConfig listen;                     // the API
   std::optional<ListenerConfig> ops_listen;  // health, readiness, metrics; else on `listen`
   unsigned io_threads = 2;
-  unsigned worker_threads = 4;
+  unsigned worker_threads = 64;  // waiters share group commits: well above pool_size
   unsigned max_connections = 1024;
   std::size_t header_limit_bytes = 8 * 1024;
   std::size_t body_limit_bytes = 64 * 1024;

@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 
+#include "bench/load/cpu_time.h"
 #include "bench/load/latency.h"
 #include "broker/jose/dev_tokens.h"
 #include "broker/jose/signer.h"
@@ -150,18 +151,26 @@ asio::awaitable<void> RunConnection(Phase& phase, asio::ip::tcp::endpoint endpoi
   }
 }
 
-PhaseSummary RunPhase(Phase& phase, std::uint16_t port, unsigned connections,
-                      std::chrono::seconds warmup, std::chrono::seconds duration) {
+PhaseSummary RunPhase(Phase& phase, const HttpLoadOptions& options, unsigned connections) {
   asio::io_context io;
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-  phase.measure_from = Clock::now() + warmup;
-  phase.deadline = phase.measure_from + duration;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), options.port);
+  phase.measure_from = Clock::now() + options.warmup;
+  phase.deadline = phase.measure_from + options.duration;
   std::vector<LatencySamples> samples(connections);
+  PhaseCpu client_cpu(::getpid(), phase.measure_from, phase.deadline);
+  std::optional<PhaseCpu> daemon_cpu;
+  if (options.daemon_pid > 0)
+    daemon_cpu.emplace(options.daemon_pid, phase.measure_from, phase.deadline);
   for (unsigned c = 0; c < connections; ++c) {
     asio::co_spawn(io, RunConnection(phase, endpoint, c, samples[c]), asio::detached);
   }
   io.run();
-  return Summarize(std::move(samples), phase.deadline - phase.measure_from);
+  auto summary = Summarize(std::move(samples), phase.deadline - phase.measure_from);
+  summary.client_cpu_us_per_op = CpuMicrosPerOperation(client_cpu.seconds(), summary.operations);
+  if (daemon_cpu) {
+    summary.cpu_us_per_op = CpuMicrosPerOperation(daemon_cpu->seconds(), summary.operations);
+  }
+  return summary;
 }
 
 Result<std::vector<std::string>> ReadContexts(const std::filesystem::path& path) {
@@ -252,7 +261,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
           return fail("authorization tokens", minted.error());
         }
       }
-      auto summary = RunPhase(phase, options.port, connections, options.warmup, options.duration);
+      auto summary = RunPhase(phase, options, connections);
       best_rate_seen = std::max(best_rate_seen, summary.per_second);
       fmt::print("{}\n",
                  FormatSummaryLine(fmt::format("{} conns={}", operation, connections), summary));

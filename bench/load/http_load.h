@@ -24,10 +24,12 @@ struct HttpLoadOptions {
   std::chrono::seconds duration{10};
   std::filesystem::path contexts_in;   // decrypt these context ids (one per line) ...
   std::filesystem::path contexts_out;  // ... and/or save those generated here
+  int daemon_pid = 0;                  // > 0: report the daemon's CPU per request
 };
 
 // Prints one line per (operation, connections):
-// "generate conns=N ops=.. errors=.. ops_s=.. p50_ms=.. p99_ms=.. p999_ms=..".
+// "generate conns=N ops=.. errors=.. ops_s=.. p50_ms=.. p99_ms=.. p999_ms=.."
+// with the daemon's (daemon_pid) and the generator's CPU per request.
 // Returns a process exit code: 1 when setup fails (0 even when requests
 // failed: the errors are in the report).
 int RunHttpLoad(const HttpLoadOptions& options);

@@ -36,12 +36,23 @@ PhaseSummary Summarize(std::vector<LatencySamples> workers, std::chrono::nanosec
   return summary;
 }
 
+double CpuMicrosPerOperation(double cpu_seconds, std::uint64_t operations) {
+  if (cpu_seconds < 0 || operations == 0) return -1;
+  return cpu_seconds * 1e6 / static_cast<double>(operations);
+}
+
 std::string FormatSummaryLine(const std::string& label, const PhaseSummary& summary) {
-  return fmt::format(
+  std::string line = fmt::format(
       "{} ops={} errors={} seconds={:.2f} ops_s={:.1f} p50_ms={:.3f} "
       "p99_ms={:.3f} p999_ms={:.3f}",
       label, summary.operations, summary.errors, summary.seconds, summary.per_second,
       summary.p50_ms, summary.p99_ms, summary.p999_ms);
+  if (summary.cpu_us_per_op >= 0)
+    line += fmt::format(" cpu_us_per_op={:.1f}", summary.cpu_us_per_op);
+  if (summary.client_cpu_us_per_op >= 0) {
+    line += fmt::format(" client_cpu_us_per_op={:.1f}", summary.client_cpu_us_per_op);
+  }
+  return line;
 }
 
 }  // namespace kmsd::bench

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"generate", "decrypt"}));
   http_cmd->add_option("--contexts-in", load.contexts_in, "context ids to decrypt, one per line");
   http_cmd->add_option("--contexts-out", load.contexts_out, "write the generated context ids here");
+  http_cmd->add_option("--daemon-pid", load.daemon_pid, "report this process's CPU per request");
 
   for (auto* cmd : {raw_cmd, http_cmd}) {
     cmd->add_option("--conns", connections, "connection (thread) counts, one round each")

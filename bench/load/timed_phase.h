@@ -8,12 +8,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench/load/cpu_time.h"
 #include "bench/load/latency.h"
 
 namespace kmsd::bench {
 
 // operation(worker) returns true on success. Thread-safe use of shared state
-// is the caller's business.
+// is the caller's business. The summary's cpu_us_per_op is this process's.
 inline PhaseSummary RunThreadedPhase(unsigned threads, std::chrono::seconds warmup,
                                      std::chrono::seconds duration,
                                      const std::function<bool(unsigned)>& operation) {
@@ -22,6 +23,7 @@ inline PhaseSummary RunThreadedPhase(unsigned threads, std::chrono::seconds warm
   const auto measure_from = start + warmup;
   const auto deadline = measure_from + duration;
   std::vector<LatencySamples> samples(threads);
+  PhaseCpu cpu(::getpid(), measure_from, deadline);
   std::vector<std::jthread> workers;
   for (unsigned worker = 0; worker < threads; ++worker) {
     workers.emplace_back([&, worker] {
@@ -41,7 +43,9 @@ inline PhaseSummary RunThreadedPhase(unsigned threads, std::chrono::seconds warm
     });
   }
   workers.clear();  // joins
-  return Summarize(std::move(samples), deadline - measure_from);
+  auto summary = Summarize(std::move(samples), deadline - measure_from);
+  summary.cpu_us_per_op = CpuMicrosPerOperation(cpu.seconds(), summary.operations);
+  return summary;
 }
 
 }  // namespace kmsd::bench

@@ -18,6 +18,24 @@ struct GroupCommitWriter::Pending {
   std::optional<Status> result;
 };
 
+Status GroupCommitWriter::Enqueue(WriteFn fn, bool alone, bool shreds) {
+  // Shared with the writer, so that the writer can wake the caller after
+  // releasing the caller's lock: a wake-up under the lock would make the
+  // woken caller block on that lock at once and sleep a second time.
+  auto p = std::make_shared<Pending>();
+  p->fn = std::move(fn);
+  p->alone = alone;
+  p->shreds = shreds;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(p);
+  }
+  cv_.notify_one();
+  std::unique_lock lock(p->mu);
+  p->cv.wait(lock, [&] { return p->result.has_value(); });
+  return std::move(*p->result);
+}
+
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> conn, std::size_t max_batch)
     : conn_(std::move(conn)), max_batch_(std::max<std::size_t>(1, max_batch)) {
   thread_ = std::thread([this] { Loop(); });
@@ -33,31 +51,11 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 Status GroupCommitWriter::Run(WriteFn fn, bool shreds) {
-  Pending p;
-  p.fn = std::move(fn);
-  p.shreds = shreds;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(&p);
-  }
-  cv_.notify_one();
-  std::unique_lock lock(p.mu);
-  p.cv.wait(lock, [&] { return p.result.has_value(); });
-  return std::move(*p.result);
+  return Enqueue(std::move(fn), /*alone=*/false, shreds);
 }
 
 Status GroupCommitWriter::RunAlone(WriteFn fn) {
-  Pending p;
-  p.fn = std::move(fn);
-  p.alone = true;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(&p);
-  }
-  cv_.notify_one();
-  std::unique_lock lock(p.mu);
-  p.cv.wait(lock, [&] { return p.result.has_value(); });
-  return std::move(*p.result);
+  return Enqueue(std::move(fn), /*alone=*/true, /*shreds=*/false);
 }
 
 WriterStats GroupCommitWriter::stats() const {
@@ -67,18 +65,17 @@ WriterStats GroupCommitWriter::stats() const {
   return out;
 }
 
-void GroupCommitWriter::Complete(Pending* p, Status s) {
-  // Notify under the lock: once the waiter can see the result it returns and
-  // destroys `p` (it lives on the waiter's stack), so `p` must not be touched
-  // after the unlock.
-  std::lock_guard lock(p->mu);
-  p->result = std::move(s);
-  p->cv.notify_one();
+void GroupCommitWriter::Complete(Pending& p, Status s) {
+  {
+    std::lock_guard lock(p.mu);
+    p.result = std::move(s);
+  }
+  p.cv.notify_one();  // `p` is kept alive by the writer's reference
 }
 
 void GroupCommitWriter::Loop() {
   for (;;) {
-    std::deque<Pending*> batch;
+    std::deque<std::shared_ptr<Pending>> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -107,11 +104,11 @@ void GroupCommitWriter::Loop() {
       std::lock_guard lock(mu_);
       stats_.in_batch = 0;
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) Complete(batch[i], std::move(results[i]));
+    for (std::size_t i = 0; i < batch.size(); ++i) Complete(*batch[i], std::move(results[i]));
   }
 }
 
-std::vector<Status> GroupCommitWriter::RunBatch(const std::deque<Pending*>& batch) {
+std::vector<Status> GroupCommitWriter::RunBatch(const std::deque<std::shared_ptr<Pending>>& batch) {
   std::vector<Status> results(batch.size());
   auto abort = [&](const Error& e) {
     if (conn_->InTransaction()) (void)conn_->Exec("ROLLBACK", "rollback batch");

@@ -62,16 +62,17 @@ class GroupCommitWriter {
 
  private:
   struct Pending;
+  Status Enqueue(WriteFn fn, bool alone, bool shreds);  // queues and waits for the result
   void Loop();
   // Runs one batch transaction; returns each write's result, in order.
-  std::vector<Status> RunBatch(const std::deque<Pending*>& batch);
-  void Complete(Pending* p, Status s);
+  std::vector<Status> RunBatch(const std::deque<std::shared_ptr<Pending>>& batch);
+  void Complete(Pending& p, Status s);
 
   std::unique_ptr<Connection> conn_;
   const std::size_t max_batch_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending*> queue_;
+  std::deque<std::shared_ptr<Pending>> queue_;
   bool stop_ = false;
   WriterStats stats_;
   std::atomic<bool> degraded_{false};

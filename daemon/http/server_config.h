@@ -39,7 +39,7 @@ struct ServerConfig {
   std::vector<ListenerConfig> listeners;
 
   std::size_t io_threads = 2;      // run Asio; never block
-  std::size_t worker_threads = 8;  // run Handler::Handle; size like the HSM session pool
+  std::size_t worker_threads = 8;  // run Handler::Handle (kmsd sets 64: see docs/http-server.md)
 
   std::size_t header_limit = 8 * 1024;  // bytes of request line + fields; over → 431 + close
   std::size_t body_limit = 64 * 1024;   // inclusive; over → 413 + close
