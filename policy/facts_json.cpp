@@ -107,7 +107,7 @@ boost::system::result<FactsDocument, PolicyError> ParseFactsDocument(std::string
     add("roles", ProblemCode::kMissingField);
   }
   facts.asset_type = text("asset_type", ProblemCode::kInvalidAssetType, IsValidAssetType);
-  facts.asset_id = text("asset_id", ProblemCode::kInvalidAssetId, IsValidAssetId);
+  facts.asset_id = text("asset_id", ProblemCode::kInvalidAssetIdValue, IsValidAssetId);
   auto is_instant = [](std::string_view s) { return !!ParseRfc3339(s); };
   const std::string created = text("asset_created_at", ProblemCode::kInvalidInstant, is_instant);
   if (!created.empty()) facts.asset_created_at = *ParseRfc3339(created);

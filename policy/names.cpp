@@ -60,6 +60,9 @@ ProblemText Text(ProblemCode code) noexcept {
     case ProblemCode::kInvalidAssetId:
       return {"invalid_asset_id",
               "must be 1-256 visible ASCII characters, '*' only as the last one"};
+    case ProblemCode::kInvalidAssetIdValue:
+      // Same code as for patterns: a client tells the field apart by its path.
+      return {"invalid_asset_id", "must be 1-256 visible ASCII characters, no '*'"};
     case ProblemCode::kInvalidPrincipal:
       return {"invalid_principal", "must be 1-256 visible ASCII characters"};
     case ProblemCode::kInvalidRole:

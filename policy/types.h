@@ -57,6 +57,7 @@ enum class ProblemCode : std::uint8_t {
   kDuplicateRuleId,          // a rule id used by an earlier rule
   kInvalidAssetType,         // not [a-z0-9_.-]{1,64}
   kInvalidAssetId,           // not an asset id or a prefix pattern
+  kInvalidAssetIdValue,      // facts: not an asset id (no pattern there: no '*')
   kInvalidPrincipal,         // not 1-256 bytes of visible ASCII
   kInvalidRole,              // not "encrypt" / "decrypt" / "admin"
   kInvalidInstant,           // not an RFC 3339 date-time

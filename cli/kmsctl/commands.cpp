@@ -308,6 +308,11 @@ class Runner {
   }
 
   int AuditVerify() {
+    // A mistyped path is named as such, before the key derived from it.
+    for (const auto& arg : s_.files) {
+      std::error_code ec;
+      if (!fs::exists(arg, ec)) return Fail(kExitUsage, "cannot read audit path " + arg);
+    }
     const std::string key_path = s_.public_key.empty() ? DefaultPublicKey() : s_.public_key;
     const auto key = ReadSmallFile(key_path);
     if (!key) {

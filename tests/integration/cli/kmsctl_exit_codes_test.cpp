@@ -219,5 +219,13 @@ TEST_F(KmsctlFileTest, NotAnEncryptedFileExitsSixWithoutAskingTheDaemon) {
   EXPECT_FALSE(std::filesystem::exists(Path("back.bin")));
 }
 
+TEST(KmsctlAuditVerifyTest, MissingPathIsNamedNotTheKeyDerivedFromIt) {
+  const auto result = RunProcess({KMSCTL_PATH, "audit", "verify", "/nonexistent/audit"});
+  EXPECT_EQ(result.exit_code, kExitUsage);
+  EXPECT_NE(result.err.find("cannot read audit path /nonexistent/audit"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("public key"), std::string::npos) << result.err;
+}
+
 }  // namespace
 }  // namespace kmsd::testing

@@ -1,6 +1,7 @@
 // The evaluate dry run's JSON: facts in, explanation out.
 #include "policy/facts_json.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -64,10 +65,13 @@ TEST(PolicyFactsJson, ListsEveryProblem) {
       {"roles[0]", P::kInvalidRole},
       {"roles[1]", P::kWrongType},
       {"asset_type", P::kInvalidAssetType},
-      {"asset_id", P::kInvalidAssetId},
+      {"asset_id", P::kInvalidAssetIdValue},
       {"asset_created_at", P::kInvalidInstant},
   };
   EXPECT_EQ(facts.error().problems, expected);
+  // A fact is one asset id, not a pattern: its message must not invite a '*'.
+  EXPECT_EQ(ProblemCodeName(P::kInvalidAssetIdValue), "invalid_asset_id");
+  EXPECT_THAT(std::string(ProblemMessage(P::kInvalidAssetIdValue)), ::testing::HasSubstr("no '*'"));
   EXPECT_EQ(ParseFactsDocument("{}").error().problems.size(), 6u);  // all required fields
   EXPECT_EQ(ParseFactsDocument(R"({"operation":"decrypt","operation":"encrypt"})").error().problems,
             (std::vector<Problem>{{"", P::kDuplicateKey}}));
