@@ -58,12 +58,12 @@ done
 echo
 echo "## Scale (decrypt at 32 connections against a preloaded store)"
 echo
-echo "| records | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| records | audit log MiB | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 : >"$DIR/scale.dat"
 while read -r line; do
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
-  echo "| $(get records) | $(get startup_ms) | $(get rss_mib) | $(get ops_s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+  echo "| $(get records) | $(get audit_mib) | $(get startup_ms) | $(get rss_mib) | $(get ops_s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
   echo "$(get records) $(get ops_s) $(get rss_mib) $(get p99_ms) $(get startup_ms)" >>"$DIR/scale.dat"
 done <"$DIR/scale.txt"
 echo

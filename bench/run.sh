@@ -103,11 +103,12 @@ start_daemon "$WORK/scale" "$WORK/scale.log"
 stop_daemon
 for records in $SCALE; do
   "$BENCH" preload --db "$WORK/scale/kmsd.db" --records "$records"
+  AUDIT_MIB=$(du -sm "$WORK/scale/audit" | cut -f1)  # history read after start-up, not before
   start_daemon "$WORK/scale" "$WORK/scale.log"
   line=$("$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --daemon-pid "$DAEMON_PID" --ops decrypt --conns 32 \
     --warmup "$WARMUP" --duration "$SCALE_DURATION" --contexts-in "$WORK/contexts.txt" \
     2> >(tee -a "$OUT/http-errors.txt" >&2))
-  echo "records=$records startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $line" |
+  echo "records=$records audit_mib=$AUDIT_MIB startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $line" |
     tee -a "$OUT/scale.txt"
   stop_daemon
 done

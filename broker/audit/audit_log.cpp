@@ -60,6 +60,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(signer)));
   if (auto s = log->LockDirectory(); !s) return s.error();
   if (auto s = log->Recover(); !s) return s.error();
+  log->indexer_ = std::thread(&AuditLog::IndexHistory, log.get());
   log->writer_ = std::thread(&AuditLog::WriterLoop, log.get());
   return log;
 }
@@ -338,6 +339,9 @@ Result<std::vector<AuditEvent>> AuditLog::Query(const std::string& tenant, std::
   if (limit == 0 || limit > kMaxQueryLimit) {
     return MakeError(ErrorCode::kInvalidArgument, "audit query limit out of range");
   }
+  if (!WaitUntilIndexed(options_.append_timeout)) {
+    return Unavailable("audit history is still being read after start-up; retry");
+  }
   std::vector<IndexEntry> picks;
   {
     std::shared_lock l(index_mu_);
@@ -395,6 +399,8 @@ void AuditLog::Close() {
     }
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    stop_indexing_.store(true, std::memory_order_release);
+    if (indexer_.joinable()) indexer_.join();
   });
 }
 

@@ -17,11 +17,15 @@
 // again and the chain continues from the last durable line: no gap, no half
 // line in the chain.
 //
-// Start-up (Open) reads every audit file, builds the per-tenant query index,
-// and removes a torn tail of the last file (bytes after its last complete,
-// hash-valid line, as left by a crash): they are copied to
-// torn-NNNNNN-OFFSET.bin beside the files, truncated away, and a
-// "torn_tail_removed" notice is chained. recovery() reports what was found.
+// Start-up (Open) reads only the end of the newest file: the chain continues
+// from its last complete, hash-valid line, and bytes after that line (a torn
+// tail, as left by a crash) are copied to torn-NNNNNN-OFFSET.bin beside the
+// files, truncated away, and a "torn_tail_removed" notice is chained. So
+// start-up takes the same time however long the history. The history itself
+// (every line's hash, prev link and seq, and the per-tenant query index) is
+// then read on a thread of its own; Query waits for it (at most
+// append_timeout), and recovery() has its events and problems once
+// WaitUntilIndexed returns true.
 //
 // Checkpoints: every options.checkpoint_every events, or options
 // checkpoint_interval after the first unanchored event, and at Close(), the
@@ -70,6 +74,8 @@ struct AuditLogOptions {
 };
 
 // What start-up found. Problems are "file:line kind" strings (no line content).
+// events and problems come from the history read: complete once
+// AuditLog::WaitUntilIndexed returned true.
 struct RecoveryReport {
   std::size_t files = 0;
   std::uint64_t events = 0;
@@ -115,7 +121,8 @@ class AuditLog {
 
   // The tenant's events with seq > after_seq, ascending, at most limit
   // (1..kMaxQueryLimit, else kInvalidArgument). Only durable events are seen.
-  // kAuditUnavailable when a file cannot be read.
+  // kAuditUnavailable when a file cannot be read, or when the history read
+  // after start-up is still going after append_timeout (retry later).
   Result<std::vector<AuditEvent>> Query(const std::string& tenant, std::uint64_t after_seq,
                                         std::size_t limit) const;
 
@@ -128,7 +135,9 @@ class AuditLog {
   AuditStats stats() const noexcept;
   // Events waiting for the writer now (the audit queue depth gauge).
   std::size_t QueueDepth() const;
-  const RecoveryReport& recovery() const noexcept { return recovery_; }
+  RecoveryReport recovery() const;
+  // True once the history read after start-up has finished (false on timeout).
+  bool WaitUntilIndexed(std::chrono::milliseconds timeout) const;
   std::uint64_t last_seq() const noexcept { return durable_seq_.load(std::memory_order_acquire); }
 
   // Writes what is queued, a final checkpoint, and stops the writer.
@@ -151,7 +160,11 @@ class AuditLog {
   explicit AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> signer);
   bool SinkOpen() const noexcept { return healthy_.load(std::memory_order_acquire); }
   Status LockDirectory();  // one writer per directory, across processes
-  Status Recover();        // start-up scan, torn-tail removal, index
+  Status Recover();        // chain head from the newest file, torn-tail removal
+  // The last valid line of a file, from its end: sets the head and the
+  // checkpoint counters; the offset after it, or nullopt when there is none.
+  Result<std::optional<std::uint64_t>> FindHead(const std::filesystem::path& path);
+  void IndexHistory();  // the indexer thread: chain check and index up to history_end_
   void WriterLoop();
   void WriteBatch(std::vector<std::shared_ptr<Waiter>>& batch);
   bool WriteDurably(const std::string& bytes);  // write + fdatasync + still linked
@@ -165,7 +178,18 @@ class AuditLog {
 
   const AuditLogOptions options_;
   const std::shared_ptr<CheckpointSigner> signer_;
+
+  // Where Recover found the head: the history read stops there.
+  struct HistoryEnd {
+    std::uint32_t file = 0;  // 0: there was no history
+    std::uint64_t offset = 0;
+  };
+  HistoryEnd history_end_;
+  mutable std::mutex recovery_mu_;  // guards recovery_ and indexed_ once the indexer runs
+  mutable std::condition_variable indexed_cv_;
   RecoveryReport recovery_;
+  bool indexed_ = false;
+  std::atomic<bool> stop_indexing_{false};
 
   // Writer-thread state (also touched by Recover before the thread starts).
   int fd_ = -1;
@@ -193,6 +217,7 @@ class AuditLog {
   std::unordered_map<std::string, std::vector<IndexEntry>> index_;
 
   mutable Counters counters_;
+  std::thread indexer_;
   std::thread writer_;
   std::once_flag close_once_;
 };

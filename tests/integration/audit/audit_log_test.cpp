@@ -189,7 +189,8 @@ TEST_F(AuditLogTest, TornLastLineIsMovedAsideAndTheChainContinues) {
   }
   {
     auto log = OpenLog(TestOptions(dir_.path()));
-    const auto& rec = log->recovery();
+    ASSERT_TRUE(log->WaitUntilIndexed(std::chrono::seconds(30)));
+    const auto rec = log->recovery();
     EXPECT_TRUE(rec.torn_tail);
     EXPECT_EQ(rec.torn_bytes, half.size());
     EXPECT_EQ(rec.last_seq, 5u);
@@ -234,6 +235,7 @@ TEST_F(AuditLogTest, BadLineBeforeGoodOnesIsReportedNotTruncated) {
   const auto size_before = std::filesystem::file_size(file);
   auto log = OpenLog(TestOptions(dir_.path()));
   EXPECT_FALSE(log->recovery().torn_tail);
+  ASSERT_TRUE(log->WaitUntilIndexed(std::chrono::seconds(30)));
   ASSERT_FALSE(log->recovery().problems.empty());
   EXPECT_EQ(log->recovery().problems.front(), "audit-000001.jsonl:3 bad_line");
   EXPECT_EQ(std::filesystem::file_size(file), size_before);  // evidence kept

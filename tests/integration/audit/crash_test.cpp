@@ -82,6 +82,7 @@ TEST(AuditCrashTest, EveryAcknowledgedEventSurvivesSigkill) {
   {
     auto log = AuditLog::Open(TestOptions(dir.path()), signer);
     ASSERT_TRUE(log);
+    ASSERT_TRUE((*log)->WaitUntilIndexed(std::chrono::seconds(30)));
     EXPECT_TRUE((*log)->recovery().problems.empty());
     ASSERT_TRUE((*log)->Append(MakeEvent("tenant-0", 9)));
   }
