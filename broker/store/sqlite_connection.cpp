@@ -178,6 +178,14 @@ Status Connection::Exec(const char* sql, std::string_view what) {
   return {};
 }
 
+Status Connection::ExecCached(std::string_view sql, std::string_view what) {
+  auto stmt = Prepare(sql);
+  if (!stmt) return stmt.error();
+  const int rc = stmt->Step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return StoreError(rc, what);
+  return {};
+}
+
 Status Connection::CheckNotMoved() {
   int moved = 0;
   const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved);

@@ -93,6 +93,9 @@ class Connection {
 
   // Runs one or more statements without results.
   Status Exec(const char* sql, std::string_view what);
+  // Runs one statement without results, prepared once and cached: for the
+  // statements every batch runs (BEGIN, SAVEPOINT, RELEASE, COMMIT).
+  Status ExecCached(std::string_view sql, std::string_view what);
 
   // kStoreUnavailable when the database path no longer names the file this
   // connection has open (renamed, deleted or replaced while open). SQLite

@@ -123,10 +123,10 @@ std::vector<Status> GroupCommitWriter::RunBatch(const std::deque<std::shared_ptr
     return std::vector<Status>(batch.size(), Status(e));
   };
 
-  if (auto s = conn_->Exec("BEGIN IMMEDIATE", "begin"); !s) return abort(s.error());
+  if (auto s = conn_->ExecCached("BEGIN IMMEDIATE", "begin"); !s) return abort(s.error());
   bool shreds = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (auto s = conn_->Exec("SAVEPOINT w", "savepoint"); !s) return abort(s.error());
+    if (auto s = conn_->ExecCached("SAVEPOINT w", "savepoint"); !s) return abort(s.error());
     Status s = batch[i]->fn(*conn_);
     if (!s && IsStoreFailure(s.error())) return abort(s.error());
     // An I/O error can make SQLite roll the whole transaction back by itself.
@@ -134,17 +134,17 @@ std::vector<Status> GroupCommitWriter::RunBatch(const std::deque<std::shared_ptr
       return abort(MakeError(ErrorCode::kStoreUnavailable, "store: transaction rolled back"));
     }
     if (!s) {
-      if (auto r = conn_->Exec("ROLLBACK TO w", "rollback to savepoint"); !r) {
+      if (auto r = conn_->ExecCached("ROLLBACK TO w", "rollback to savepoint"); !r) {
         return abort(r.error());
       }
     } else {
       shreds = shreds || batch[i]->shreds;
     }
-    if (auto r = conn_->Exec("RELEASE w", "release savepoint"); !r) return abort(r.error());
+    if (auto r = conn_->ExecCached("RELEASE w", "release savepoint"); !r) return abort(r.error());
     results[i] = std::move(s);
   }
   if (auto s = conn_->CheckNotMoved(); !s) return abort(s.error());
-  if (auto s = conn_->Exec("COMMIT", "commit"); !s) return abort(s.error());
+  if (auto s = conn_->ExecCached("COMMIT", "commit"); !s) return abort(s.error());
 
   degraded_.store(false);
   {
