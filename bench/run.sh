@@ -5,7 +5,7 @@
 # and file encryption. Prints the report and writes it with its data and two
 # PNG plots (gnuplot) to OUT (default docs/benchmarks/, which docs/benchmarks.md shows).
 #
-#   bench/run.sh            full run (about 25 minutes on 2 cores, ~5 GB disk at 10^7 records)
+#   bench/run.sh            full run (about 10 minutes on 2 cores, ~3 GB disk at 10^7 records)
 #   bench/run.sh --smoke    a few seconds per part: CI keeps the pieces working
 #
 # Env: BUILD_DIR (default build-bench, Release), OUT, WORK (scratch, default a
