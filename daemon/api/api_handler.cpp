@@ -371,17 +371,34 @@ http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const Ro
 }
 
 http::Response ApiHandler::Impl::Readyz() {
-  std::lock_guard lock(ready_mu);
+  auto unavailable = [](const std::vector<std::string>& failing) {
+    boost::json::array names;
+    for (const auto& name : failing) names.emplace_back(name);
+    return JsonReply(503, boost::json::serialize(boost::json::object{
+                              {"status", "unavailable"}, {"failing", std::move(names)}}));
+  };
+  std::unique_lock lock(ready_mu);
   const auto now = std::chrono::steady_clock::now();
-  if (!ready_known || now - ready_at >= options.readiness_cache) {
+  const bool stale = !ready_known || now - ready_at >= options.readiness_cache;
+  if (stale && probing) {
+    // Another worker runs the checks: a hung token must tie up that worker
+    // only, so wait a bounded time and then name the check that hangs.
+    if (!ready_cv.wait_for(lock, options.readiness_stall, [&] { return !probing; })) {
+      return unavailable({probing_check});
+    }
+  } else if (stale) {
+    probing = true;
     std::vector<std::string> failing;
     for (const auto& check : deps.readiness) {
+      probing_check = check.name;
+      lock.unlock();
       bool ok = false;
       try {
         ok = check.check ? check.check().has_value() : false;
       } catch (const std::exception&) {
         ok = false;
       }
+      lock.lock();
       if (!ok) failing.push_back(check.name);
     }
     if (!failing.empty() && failing != ready_failing) {
@@ -389,13 +406,12 @@ http::Response ApiHandler::Impl::Readyz() {
     }
     ready_failing = std::move(failing);
     ready_known = true;
-    ready_at = now;
+    ready_at = std::chrono::steady_clock::now();
+    probing = false;
+    ready_cv.notify_all();
   }
   if (ready_failing.empty()) return JsonReply(200, R"({"status":"ready"})");
-  boost::json::array names;
-  for (const auto& name : ready_failing) names.emplace_back(name);
-  return JsonReply(503, boost::json::serialize(boost::json::object{{"status", "unavailable"},
-                                                                   {"failing", std::move(names)}}));
+  return unavailable(ready_failing);
 }
 
 }  // namespace kmsd::api

@@ -41,8 +41,9 @@
 namespace kmsd::api {
 
 // One part /readyz checks, e.g. "token:primary" (a wrap/unwrap round trip),
-// "store" (a query), "audit" (AuditLog::Healthy). `check` may block briefly;
-// it runs on a worker thread at most once per ApiOptions::readiness_cache.
+// "store" (a query), "audit" (AuditLog::Healthy). `check` may block; the
+// checks run on one worker thread at a time, at most once per
+// ApiOptions::readiness_cache.
 struct ReadinessCheck {
   std::string name;
   std::function<Status()> check;
@@ -68,6 +69,9 @@ struct ApiOptions {
   bool serve_api = true;  // /v1/...
   bool serve_ops = true;  // /healthz, /readyz, /metrics
   std::chrono::milliseconds readiness_cache{3000};
+  // One worker runs the checks; /readyz calls meanwhile wait this long for
+  // it, then answer 503 naming the check still running (a hung token).
+  std::chrono::milliseconds readiness_stall{2000};
   // Per tenant; a tenant not listed gets default_rate_limit (absent: unlimited).
   std::map<std::string, TenantRateLimit, std::less<>> rate_limits;
   std::optional<TenantRateLimit> default_rate_limit;

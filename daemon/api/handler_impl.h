@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,7 +92,10 @@ struct ApiHandler::Impl {
   RateLimiter rate_limiter;
   audit::AuthnFailureLimiter authn_limiter;
 
-  std::mutex ready_mu;  // held while the checks run: one caller probes, others wait
+  std::mutex ready_mu;               // guards the fields below; not held while a check runs
+  std::condition_variable ready_cv;  // a probe finished
+  bool probing = false;
+  std::string probing_check;  // the check running now
   bool ready_known = false;
   std::chrono::steady_clock::time_point ready_at{};
   std::vector<std::string> ready_failing;

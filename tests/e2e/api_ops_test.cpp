@@ -2,9 +2,11 @@
 // leak check.
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "common/scope_guard.h"
@@ -26,6 +28,49 @@ class ApiOpsTest : public ApiTest {
 int Chattr(const char* flag, const std::filesystem::path& p) {
   const std::string cmd = std::string("chattr ") + flag + " '" + p.string() + "' 2>/dev/null";
   return std::system(cmd.c_str());
+}
+
+// A readiness check that hangs (a token that stopped answering) holds the one
+// worker running it; every other /readyz answers within readiness_stall,
+// 503 naming that check, instead of queueing behind it.
+TEST_F(ApiOpsTest, HungReadinessCheckTiesUpOneWorkerAndIsNamed) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> entered{0};
+  StackExtras extras;
+  extras.readiness.push_back({"token:hung", [released, &entered]() -> Status {
+                                ++entered;
+                                released.wait();
+                                return {};
+                              }});
+  options_.readiness_stall = std::chrono::milliseconds(200);
+  stack_.reset();
+  std::string error;
+  stack_ = ApiStack::Create(*token_, options_, &error, std::move(extras));
+  ASSERT_TRUE(stack_) << error;
+  std::future<Reply> first;
+  std::future<Reply> second;
+  // Declared after the futures: on a failed ASSERT the check is released
+  // before they wait for their requests.
+  ScopeGuard guard([&] { release.set_value(); });
+
+  first = std::async(std::launch::async, [&] { return stack_->Send({.target = "/readyz"}); });
+  for (int i = 0; i < 500 && entered.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(entered.load(), 1);
+  second = std::async(std::launch::async, [&] { return stack_->Send({.target = "/readyz"}); });
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a second /readyz waited for the hung check";
+  const auto reply = second.get();
+  EXPECT_EQ(reply.status, 503u);
+  EXPECT_EQ(reply.body, R"({"status":"unavailable","failing":["token:hung"]})");
+  EXPECT_EQ(entered.load(), 1) << "the check runs on one worker at a time";
+
+  guard.Dismiss();
+  release.set_value();
+  const auto done = first.get();
+  EXPECT_EQ(done.status, 200u) << done.body;
 }
 
 TEST_F(ApiOpsTest, HealthzReadyzAndMetricsAnswer) {

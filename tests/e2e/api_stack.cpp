@@ -55,6 +55,7 @@ std::unique_ptr<ApiStack> ApiStack::Create(testing::SoftHsmToken& token, api::Ap
                          if (h->audit_log().Healthy()) return {};
                          return MakeError(ErrorCode::kAuditUnavailable, "audit sink unhealthy");
                        }});
+  for (auto& extra : extras.readiness) readiness.push_back(std::move(extra));
   s->metrics_ = std::make_shared<api::Metrics>();
   s->handler_ = std::make_unique<api::ApiHandler>(
       std::move(options), api::ApiDependencies{.broker = h->broker(),

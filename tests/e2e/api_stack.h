@@ -34,6 +34,7 @@ inline constexpr const char* kAudience = "kmsd";
 struct StackExtras {
   std::optional<http::TlsConfig> tls;  // HTTPS (and mutual TLS) instead of plain HTTP
   std::map<std::string, api::ClientCertIdentity, std::less<>> client_certs;
+  std::vector<api::ReadinessCheck> readiness;  // run after the stack's own checks
 };
 
 class ApiStack {
