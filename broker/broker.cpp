@@ -28,6 +28,12 @@ Error KekMissingFromToken(std::string_view tenant, std::uint32_t version, const 
   return MakeError(ErrorCode::kHsmUnavailable, "the token does not hold the key-encryption key");
 }
 
+// The 503 codes: nothing was half-written and no key left.
+bool IsUnavailable(ErrorCode code) {
+  return code == ErrorCode::kHsmUnavailable || code == ErrorCode::kStoreUnavailable ||
+         code == ErrorCode::kAuditUnavailable;
+}
+
 Error PolicyDenied(const policy::Decision& decision) {
   Error error = MakeError(ErrorCode::kPolicyDenied, "denied by tenant policy");
   error.rule = std::string(decision.rule_id);
@@ -183,53 +189,57 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
                                       {caller.tenant, caller.principal, request.context_id}, now);
   if (!claims) return refuse(claims.error());
 
-  auto record = store_.Find(caller.tenant, request.context_id);
-  if (!record) {
-    if (record.error().code == ErrorCode::kNotFound) return refuse(record.error());
-    return record.error();
-  }
-  event.asset_type = record->asset_type;
-  event.asset_id = record->asset_id;
-  if (record->state == store::RecordState::kDestroyed) {
-    return refuse(MakeError(ErrorCode::kGone, "the key of this context was destroyed"));
-  }
-
-  auto policy = policies_.Get(caller.tenant);
-  if (!policy) return policy.error();
-  const policy::Decision decision =
-      (*policy)->Evaluate({policy::Operation::kDecrypt, caller.principal, caller.roles,
-                           record->asset_type, record->asset_id, record->created_at, now});
-  event.rule = std::string(decision.rule_id);
-  event.policy_version = decision.policy_version;
-  if (!decision.allowed()) return refuse(PolicyDenied(decision));
-
-  auto service = keks_.KeyServiceFor(caller.tenant);
-  if (!service) return service.error();
-  auto key = (*service)->Unwrap({caller.tenant, record->kek_version}, record->wrapped_key,
-                                AadOf(*record, record->kek_version));
-  if (!key) {
-    // The blob comes from our own store: one that does not parse, or names
-    // another KEK version than its row, was altered at rest just like one
-    // whose tag fails.
-    if (key.error().code == ErrorCode::kIntegrity ||
-        key.error().code == ErrorCode::kInvalidArgument) {
-      spdlog::error("integrity failure: record of tenant {} context {} does not authenticate",
-                    caller.tenant, request.context_id);
-      return refuse(
-          MakeError(ErrorCode::kIntegrity, "the stored record failed its integrity check"));
+  // The jti is spent from here on. A 503 (token, store or audit log
+  // unavailable) released nothing: the token is given back so that the 503
+  // is retryable with it, as the contract says. Other refusals keep it spent.
+  auto reply = [&]() -> Result<DecryptReply> {
+    auto record = store_.Find(caller.tenant, request.context_id);
+    if (!record) {
+      if (record.error().code == ErrorCode::kNotFound) return refuse(record.error());
+      return record.error();
     }
-    return KekMissingFromToken(caller.tenant, record->kek_version, key.error());
-  }
+    event.asset_type = record->asset_type;
+    event.asset_id = record->asset_id;
+    if (record->state == store::RecordState::kDestroyed) {
+      return refuse(MakeError(ErrorCode::kGone, "the key of this context was destroyed"));
+    }
 
-  event.decision = audit::Decision::kAllow;
-  if (auto audited = Audit(event); !audited) {
-    // Nothing was released (the key is wiped): give the token back, so that
-    // the 503 is retryable with it as the contract says.
+    auto policy = policies_.Get(caller.tenant);
+    if (!policy) return policy.error();
+    const policy::Decision decision =
+        (*policy)->Evaluate({policy::Operation::kDecrypt, caller.principal, caller.roles,
+                             record->asset_type, record->asset_id, record->created_at, now});
+    event.rule = std::string(decision.rule_id);
+    event.policy_version = decision.policy_version;
+    if (!decision.allowed()) return refuse(PolicyDenied(decision));
+
+    auto service = keks_.KeyServiceFor(caller.tenant);
+    if (!service) return service.error();
+    auto key = (*service)->Unwrap({caller.tenant, record->kek_version}, record->wrapped_key,
+                                  AadOf(*record, record->kek_version));
+    if (!key) {
+      // The blob comes from our own store: one that does not parse, or names
+      // another KEK version than its row, was altered at rest just like one
+      // whose tag fails.
+      if (key.error().code == ErrorCode::kIntegrity ||
+          key.error().code == ErrorCode::kInvalidArgument) {
+        spdlog::error("integrity failure: record of tenant {} context {} does not authenticate",
+                      caller.tenant, request.context_id);
+        return refuse(
+            MakeError(ErrorCode::kIntegrity, "the stored record failed its integrity check"));
+      }
+      return KekMissingFromToken(caller.tenant, record->kek_version, key.error());
+    }
+
+    event.decision = audit::Decision::kAllow;
+    if (auto audited = Audit(event); !audited) return audited.error();
+    return DecryptReply{record->context_id, std::move(*key), record->asset_type, record->asset_id,
+                        record->created_at};
+  }();
+  if (!reply && IsUnavailable(reply.error().code)) {
     (void)authorization_.ReleaseJti(caller.tenant, claims->jti);
-    return audited.error();
   }
-  return DecryptReply{record->context_id, std::move(*key), record->asset_type, record->asset_id,
-                      record->created_at};
+  return reply;
 }
 
 Result<RecordInfo> Broker::GetRecord(const Caller& caller, std::string_view context_id) {

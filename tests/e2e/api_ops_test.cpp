@@ -238,14 +238,9 @@ namespace kmsd::e2e {
 namespace {
 
 // The token's storage taken away under a running daemon: no key may leave,
-// /readyz must name the token, and both recover when the storage is back,
-// without a restart.
-//
-// The contract wants 503 hsm_unavailable for the refused generate; today the
-// hsm layer reports the vanished KEK as kNotFound ("no token key labelled
-// ..."), which the API can only map to 404. That mapping belongs to hsm/ and
-// broker/ (reported); this test pins what must hold regardless: refused,
-// no key, readiness 503, recovery.
+// the refusals are 503 hsm_unavailable (retryable: the decrypt's
+// authorization token is not spent by it), /readyz names the token, and all
+// recover when the storage is back, without a restart.
 std::filesystem::path TokenDir() {
   std::ifstream conf(testing::SoftHsmToken::ConfPath());
   std::string line;
@@ -291,6 +286,9 @@ TEST_F(ApiOpsTest, TokenStorageGoneRefusesAndReadinessRecovers) {
   EXPECT_EQ(ready.status, 200u) << ready.body;
   auto after = Generate(bearer, R"({"asset_type":"recording","asset_id":"after"})");
   EXPECT_EQ(after.status, 201u) << after.body;
+  auto retried = Decrypt(bearer, context_id, authz);  // the same authorization token
+  EXPECT_EQ(retried.status, 200u) << retried.body;
+  EXPECT_EQ(Json(retried).at("plaintext_key"), before.at("plaintext_key"));
 }
 
 }  // namespace
