@@ -1,6 +1,7 @@
 #include "tests/support/log_capture.h"
 
 #include <openssl/evp.h>
+#include <spdlog/sinks/dist_sink.h>
 
 #include <algorithm>
 
@@ -25,18 +26,32 @@ std::string Base64(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+// Captures are added to and removed from this one sink, which locks around
+// both and around every log call: the default logger's own sink vector is
+// not safe to change while other threads log. Installed at start-up, before
+// any test starts a thread.
+spdlog::sinks::dist_sink_mt& Captures() {
+  static const auto sink = [] {
+    auto dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    dist->set_level(spdlog::level::trace);
+    spdlog::default_logger()->sinks().push_back(dist);
+    return dist;
+  }();
+  return *sink;
+}
+[[maybe_unused]] const bool kCapturesInstalled = (Captures(), true);
+
 }  // namespace
 
 LogCapture::LogCapture()
     : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_)),
       previous_level_(spdlog::default_logger()->level()) {
-  spdlog::default_logger()->sinks().push_back(sink_);
+  Captures().add_sink(sink_);
   spdlog::default_logger()->set_level(spdlog::level::trace);
 }
 
 LogCapture::~LogCapture() {
-  auto& sinks = spdlog::default_logger()->sinks();
-  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  Captures().remove_sink(sink_);
   spdlog::default_logger()->set_level(previous_level_);
 }
 

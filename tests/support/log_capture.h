@@ -1,8 +1,7 @@
 // LogCapture: while alive, everything logged through spdlog's default logger
 // (at any level) is also kept in memory, so a test can assert what the code
-// under test logged, e.g. that no PIN or key bytes appear. Not thread-safe to
-// construct/destroy concurrently with other LogCaptures; logging itself may
-// happen from any thread.
+// under test logged, e.g. that no PIN or key bytes appear. Captures may come
+// and go while other threads log (a running server).
 #pragma once
 
 #include <spdlog/sinks/ostream_sink.h>
