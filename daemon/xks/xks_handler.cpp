@@ -12,27 +12,13 @@
 #include <sstream>
 
 #include "common/base64.h"
-#include "common/json/strict_json.h"
+#include "daemon/xks/xks_request.h"
 
 namespace kmsd::xks {
 namespace {
 
 namespace json = boost::json;
-using Bytes = std::vector<std::uint8_t>;
-
-// A failure on its way to the reply: the XKS error and a message built from
-// field names and codes only (never request bytes).
-struct Failure {
-  XksError error;
-  std::string message;
-};
-
-template <class T>
-using XResult = boost::system::result<T, Failure>;
-
-Failure Fail(XksError error, std::string message) { return {error, std::move(message)}; }
-
-enum class Route { kHealth, kMetadata, kEncrypt, kDecrypt };
+using namespace request;
 
 std::string_view RouteName(Route route) {
   switch (route) {
@@ -116,114 +102,6 @@ std::string ForLog(std::string_view s, std::size_t max = 128) {
   return out;
 }
 
-bool ContentTypeIsJson(const http::Headers& headers) {
-  const auto value = headers.Get("Content-Type");
-  if (!value) return false;
-  std::string media(value->substr(0, value->find(';')));
-  while (!media.empty() && media.back() == ' ') media.pop_back();
-  while (!media.empty() && media.front() == ' ') media.erase(media.begin());
-  std::transform(media.begin(), media.end(), media.begin(), [](char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  });
-  return media == "application/json";
-}
-
-// The request body, parsed: requestMetadata checked per route.
-struct Body {
-  json::object object;
-  std::string principal;  // awsPrincipalArn (may be empty for health)
-  std::string kms_key_arn;
-  std::string kms_operation;
-  std::string kms_request_id;
-};
-
-XResult<Body> ParseBody(std::string_view text, Route route) {
-  auto parsed = kmsd::json::ParseStrictJson(text);
-  if (!parsed) return Fail(XksError::kValidation, "body is not strict JSON");
-  if (!parsed->is_object()) return Fail(XksError::kValidation, "body must be a JSON object");
-  Body body;
-  body.object = std::move(parsed->as_object());
-  const json::value* meta = body.object.if_contains("requestMetadata");
-  if (meta == nullptr || !meta->is_object()) {
-    return Fail(XksError::kValidation, "requestMetadata must be an object");
-  }
-  const json::object& m = meta->as_object();
-  // Unknown requestMetadata fields are accepted: KMS may add fields
-  // (specification, Appendix B).
-  auto field = [&](std::string_view name, bool required, std::string& out) -> XResult<void> {
-    const json::value* v = m.if_contains(name);
-    if (v == nullptr) {
-      if (required)
-        return Fail(XksError::kValidation, "requestMetadata." + std::string(name) + " is required");
-      return {};
-    }
-    if (!v->is_string() || v->as_string().size() > kMaxMetadataString ||
-        (required && v->as_string().empty())) {
-      return Fail(XksError::kValidation,
-                  "requestMetadata." + std::string(name) + " must be a string of 1..2048 bytes");
-    }
-    out = std::string(v->as_string());
-    return {};
-  };
-  std::string ignored;
-  const bool crypto = route == Route::kEncrypt || route == Route::kDecrypt;
-  if (auto r = field("kmsRequestId", true, body.kms_request_id); !r) return r.error();
-  if (auto r = field("kmsOperation", true, body.kms_operation); !r) return r.error();
-  if (auto r = field("awsPrincipalArn", route != Route::kHealth, body.principal); !r)
-    return r.error();
-  if (auto r = field("kmsKeyArn", crypto, body.kms_key_arn); !r) return r.error();
-  for (std::string_view optional : {"awsSourceVpc", "awsSourceVpce", "kmsViaService"}) {
-    if (auto r = field(optional, false, ignored); !r) return r.error();
-  }
-  return body;
-}
-
-// A top-level string field; nullopt when absent.
-XResult<std::optional<std::string_view>> StringField(const Body& body, std::string_view name) {
-  const json::value* v = body.object.if_contains(name);
-  if (v == nullptr) return std::optional<std::string_view>();
-  if (!v->is_string()) return Fail(XksError::kValidation, std::string(name) + " must be a string");
-  return std::optional<std::string_view>(std::string_view(v->as_string()));
-}
-
-XResult<std::string_view> RequiredString(const Body& body, std::string_view name) {
-  auto v = StringField(body, name);
-  if (!v) return v.error();
-  if (!*v || (*v)->empty()) return Fail(XksError::kValidation, std::string(name) + " is required");
-  return **v;
-}
-
-// Base64 of an optional field; absent → empty. `bad` is the error for text
-// that is not canonical base64.
-XResult<Bytes> OptionalBase64(const Body& body, std::string_view name, XksError bad) {
-  auto v = StringField(body, name);
-  if (!v) return v.error();
-  if (!*v) return Bytes{};
-  auto bytes = Base64Decode(**v);
-  if (!bytes) return Fail(bad, std::string(name) + " is not base64");
-  return std::move(*bytes);
-}
-
-XResult<void> CheckAlgorithm(const Body& body) {
-  auto algorithm = RequiredString(body, "encryptionAlgorithm");
-  if (!algorithm) return algorithm.error();
-  if (*algorithm != "AES_GCM") {
-    return Fail(XksError::kUnsupportedOperation, "encryptionAlgorithm must be AES_GCM");
-  }
-  return {};
-}
-
-Bytes EffectiveAad(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> metadata) {
-  Bytes out;
-  out.reserve(3 + aad.size() + metadata.size());
-  out.push_back(static_cast<std::uint8_t>(aad.size() >> 8));
-  out.push_back(static_cast<std::uint8_t>(aad.size() & 0xFF));
-  out.insert(out.end(), aad.begin(), aad.end());
-  out.push_back(static_cast<std::uint8_t>(metadata.size()));
-  out.insert(out.end(), metadata.begin(), metadata.end());
-  return out;
-}
-
 bool PrincipalAllowed(const XksKey& key, std::string_view principal) {
   if (key.allowed_principals.empty()) return true;
   for (const std::string& pattern : key.allowed_principals) {
@@ -235,52 +113,6 @@ bool PrincipalAllowed(const XksKey& key, std::string_view principal) {
     }
   }
   return false;
-}
-
-http::Response JsonReply(unsigned status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.body = std::move(body);
-  response.headers.Add("Cache-Control", "no-store");
-  return response;
-}
-
-http::Response ErrorReply(const Failure& failure) {
-  const XksHttpError mapped = XksErrorToHttp(failure.error);
-  std::string message = failure.error == XksError::kInternal ? "internal error" : failure.message;
-  // Printable ASCII, under 512 characters (specification, "Error codes").
-  for (char& c : message) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
-  if (message.size() > 500) message.resize(500);
-  auto response = JsonReply(
-      mapped.status,
-      json::serialize(json::object{{"errorName", mapped.error_name}, {"errorMessage", message}}));
-  if (failure.error == XksError::kMethodNotAllowed) response.headers.Add("Allow", "POST");
-  return response;
-}
-
-// "ABC:secret" → Credential; the secret goes straight into a Secret.
-Result<sigv4::Credential> ParseCredential(const Secret& text, const std::string& path) {
-  std::string_view view = text.expose_chars();
-  if (!view.empty() && view.back() == '\n') view.remove_suffix(1);
-  if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
-  const auto colon = view.find(':');
-  auto bad = [&] {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     path + ": must hold one line ACCESS_KEY_ID:SECRET_ACCESS_KEY");
-  };
-  if (colon == std::string_view::npos) return bad();
-  const std::string_view id = view.substr(0, colon);
-  const std::string_view secret = view.substr(colon + 1);
-  const bool id_ok =
-      !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' || c == '_' || c == '-';
-      });
-  const bool secret_ok = !secret.empty() && secret.size() <= 128 &&
-                         secret.find_first_of("\r\n") == std::string_view::npos;
-  if (!id_ok || !secret_ok) return bad();
-  return sigv4::Credential{std::string(id), Secret::CopyOf(secret)};
 }
 
 }  // namespace
@@ -307,20 +139,6 @@ XksHttpError XksErrorToHttp(XksError error) noexcept {
 bool IsXksPath(std::string_view target) {
   target = target.substr(0, target.find('?'));
   return target.find("/kms/xks/") != std::string_view::npos || target.ends_with("/kms/xks");
-}
-
-Result<sigv4::Credential> ReadCredentialFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return MakeError(ErrorCode::kInvalidArgument, path + ": cannot be read");
-  Secret buffer(1024 + 1);
-  const std::size_t n = std::fread(buffer.mutable_bytes().data(), 1, buffer.size(), f);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed || n > 1024) {
-    return MakeError(ErrorCode::kInvalidArgument, path + ": cannot be read (or over 1 KiB)");
-  }
-  buffer.truncate(n);
-  return ParseCredential(buffer, path);
 }
 
 struct XksHandler::Impl {
