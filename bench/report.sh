@@ -72,7 +72,8 @@ echo
 echo "## Policy evaluation and file encryption"
 echo
 echo '```'
-grep -E "^BM_" "$DIR/policy.txt" | awk '{print $1, $NF}'
+# Counters where the benchmark sets one, else the time per iteration.
+grep -E "^BM_" "$DIR/policy.txt" | awk '{ if ($NF ~ /=/) print $1, $NF; else print $1, $2, $3 }'
 grep -E "^(baseline|seq|[0-9]+ |copy)" "$DIR/recording.txt" || true
 echo '```'
 echo
@@ -122,6 +123,8 @@ plot "$DIR/throughput.dat" using 1:2 with linespoints title "raw gen+wrap/s", \
      "" using 1:3 with linespoints title "raw unwrap/s", \
      "" using 1:4 with linespoints title "kmsd generate/s", \
      "" using 1:5 with linespoints title "kmsd decrypt/s", \
+     "" using 1:6 axes x1y2 with points pt 6 title "raw gen+wrap p99", \
+     "" using 1:7 axes x1y2 with points pt 8 title "raw unwrap p99", \
      "" using 1:8 axes x1y2 with points pt 7 title "kmsd generate p99", \
      "" using 1:9 axes x1y2 with points pt 9 title "kmsd decrypt p99"
 set output "$DIR/scale.png"

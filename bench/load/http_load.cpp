@@ -243,7 +243,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
   }
   // Decrypt tokens are minted for twice the best rate seen so far (either
   // operation: a decrypt round may run twice as fast as the round before it).
-  double best_rate_seen = 2000;
+  double best_rate_seen = std::max(2000.0, options.rate_hint);
   for (unsigned connections : options.connections) {
     for (const auto& operation : options.operations) {
       Phase phase;

@@ -25,6 +25,7 @@ struct HttpLoadOptions {
   std::filesystem::path contexts_in;   // decrypt these context ids (one per line) ...
   std::filesystem::path contexts_out;  // ... and/or save those generated here
   int daemon_pid = 0;                  // > 0: report the daemon's CPU per request
+  double rate_hint = 0;                // ops/s expected: decrypt tokens are minted for twice this
 };
 
 // Prints one line per (operation, connections):

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   http_cmd->add_option("--contexts-in", load.contexts_in, "context ids to decrypt, one per line");
   http_cmd->add_option("--contexts-out", load.contexts_out, "write the generated context ids here");
   http_cmd->add_option("--daemon-pid", load.daemon_pid, "report this process's CPU per request");
+  http_cmd->add_option("--rate-hint", load.rate_hint,
+                       "operations/s expected (decrypt tokens are minted for twice that)");
 
   for (auto* cmd : {raw_cmd, http_cmd}) {
     cmd->add_option("--conns", connections, "connection (thread) counts, one round each")

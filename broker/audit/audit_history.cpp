@@ -21,7 +21,7 @@ void AuditLog::IndexHistory() {
   std::uint64_t seq = 0;
   for (const auto& file : ListAuditFiles(options_.dir)) {
     if (history_end_.file == 0 || file.number > history_end_.file) break;
-    if (stop_indexing_.load(std::memory_order_acquire)) return;
+    if (stop_indexing_.load(std::memory_order_acquire)) return StopHistoryRead();
     const std::string name = AuditFileName(file.number);
     ++files;
     auto content = ReadWholeFile(file.path);
@@ -38,7 +38,9 @@ void AuditLog::IndexHistory() {
     std::uint64_t line_no = 0;
     std::vector<std::uint64_t> pending_bad;  // bad lines not (yet) followed by a good one
     while (pos < content->size()) {
-      if ((line_no & 0xFFF) == 0 && stop_indexing_.load(std::memory_order_acquire)) return;
+      if ((line_no & 0xFFF) == 0 && stop_indexing_.load(std::memory_order_acquire)) {
+        return StopHistoryRead();
+      }
       const std::size_t nl = content->find('\n', pos);
       ++line_no;
       if (nl == std::string::npos) {  // a partial last line
@@ -101,9 +103,18 @@ void AuditLog::IndexHistory() {
   indexed_cv_.notify_all();
 }
 
+void AuditLog::StopHistoryRead() {
+  {
+    std::lock_guard l(recovery_mu_);
+    history_stopped_ = true;
+  }
+  indexed_cv_.notify_all();
+}
+
 bool AuditLog::WaitUntilIndexed(std::chrono::milliseconds timeout) const {
   std::unique_lock l(recovery_mu_);
-  return indexed_cv_.wait_for(l, timeout, [&] { return indexed_; });
+  indexed_cv_.wait_for(l, timeout, [&] { return indexed_ || history_stopped_; });
+  return indexed_;
 }
 
 RecoveryReport AuditLog::recovery() const {

@@ -220,7 +220,9 @@ void AuditLog::WriterLoop() {
       if (!SinkOpen()) {
         wake = next_retry_;
       } else if (signer_ && lines_since_checkpoint_ > 0) {
-        wake = std::min(wake, std::max(first_unanchored_at_ + options_.checkpoint_interval,
+        wake = std::min(wake, std::max(checkpoint_due_now_
+                                           ? SteadyClock::now()
+                                           : first_unanchored_at_ + options_.checkpoint_interval,
                                        next_checkpoint_attempt_));
       }
       if (stalled_.load(std::memory_order_acquire)) wake = std::min(wake, next_retry_);
@@ -300,7 +302,7 @@ void AuditLog::MaybeCheckpoint(bool closing) {
   if (!signer_ || lines_since_checkpoint_ == 0) return;
   const auto now = SteadyClock::now();
   const bool due =
-      closing ||
+      closing || checkpoint_due_now_ ||
       (options_.checkpoint_every > 0 && unanchored_events_ >= options_.checkpoint_every) ||
       now >= first_unanchored_at_ + options_.checkpoint_interval;
   if (!due || (!closing && now < next_checkpoint_attempt_)) return;
@@ -322,6 +324,7 @@ void AuditLog::MaybeCheckpoint(bool closing) {
   file_size_ += line.size();
   unanchored_events_ = 0;
   lines_since_checkpoint_ = 0;
+  checkpoint_due_now_ = false;
   counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -339,7 +342,11 @@ Result<std::vector<AuditEvent>> AuditLog::Query(const std::string& tenant, std::
   if (limit == 0 || limit > kMaxQueryLimit) {
     return MakeError(ErrorCode::kInvalidArgument, "audit query limit out of range");
   }
-  if (!WaitUntilIndexed(options_.append_timeout)) {
+  // Short: while a long history is read, queries must fail fast rather
+  // than hold the request workers.
+  if (!WaitUntilIndexed(std::chrono::milliseconds(100))) {
+    std::lock_guard l(recovery_mu_);
+    if (history_stopped_) return Unavailable("audit log closed");
     return Unavailable("audit history is still being read after start-up; retry");
   }
   std::vector<IndexEntry> picks;

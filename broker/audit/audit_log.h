@@ -19,12 +19,12 @@
 //
 // Start-up (Open) reads only the end of the newest file: the chain continues
 // from its last complete, hash-valid line, and bytes after that line (a torn
-// tail, as left by a crash) are copied to torn-NNNNNN-OFFSET.bin beside the
+// tail, as left by a crash) are copied to torn-N-OFFSET.bin beside the
 // files, truncated away, and a "torn_tail_removed" notice is chained. So
 // start-up takes the same time however long the history. The history itself
 // (every line's hash, prev link and seq, and the per-tenant query index) is
-// then read on a thread of its own; Query waits for it (at most
-// append_timeout), and recovery() has its events and problems once
+// then read on a thread of its own; Query waits briefly for it and then
+// fails (retry), and recovery() has its events and problems once
 // WaitUntilIndexed returns true.
 //
 // Checkpoints: every options.checkpoint_every events, or options
@@ -122,7 +122,8 @@ class AuditLog {
   // The tenant's events with seq > after_seq, ascending, at most limit
   // (1..kMaxQueryLimit, else kInvalidArgument). Only durable events are seen.
   // kAuditUnavailable when a file cannot be read, or when the history read
-  // after start-up is still going after append_timeout (retry later).
+  // after start-up is still going (after a short wait: a query must not hold
+  // a worker for long; retry later).
   Result<std::vector<AuditEvent>> Query(const std::string& tenant, std::uint64_t after_seq,
                                         std::size_t limit) const;
 
@@ -163,8 +164,9 @@ class AuditLog {
   Status Recover();        // chain head from the newest file, torn-tail removal
   // The last valid line of a file, from its end: sets the head and the
   // checkpoint counters; the offset after it, or nullopt when there is none.
-  Result<std::optional<std::uint64_t>> FindHead(const std::filesystem::path& path);
-  void IndexHistory();  // the indexer thread: chain check and index up to history_end_
+  Result<std::optional<std::uint64_t>> FindHead(const std::filesystem::path& path, bool first_file);
+  void IndexHistory();     // the indexer thread: chain check and index up to history_end_
+  void StopHistoryRead();  // IndexHistory ends early (Close)
   void WriterLoop();
   void WriteBatch(std::vector<std::shared_ptr<Waiter>>& batch);
   bool WriteDurably(const std::string& bytes);  // write + fdatasync + still linked
@@ -189,7 +191,9 @@ class AuditLog {
   mutable std::condition_variable indexed_cv_;
   RecoveryReport recovery_;
   bool indexed_ = false;
+  bool history_stopped_ = false;  // Close() ended the history read early
   std::atomic<bool> stop_indexing_{false};
+  bool checkpoint_due_now_ = false;  // writer thread: the unanchored count is unknown
 
   // Writer-thread state (also touched by Recover before the thread starts).
   int fd_ = -1;

@@ -125,7 +125,8 @@ Status AuditLog::LockDirectory() {
 // Looks for the last hash-valid line of `path`, from its end; on success sets
 // the chain head (last_hash_, last_seq_) and the checkpoint counters, and
 // returns the offset just after that line. nullopt: no valid line in the file.
-Result<std::optional<std::uint64_t>> AuditLog::FindHead(const std::filesystem::path& path) {
+Result<std::optional<std::uint64_t>> AuditLog::FindHead(const std::filesystem::path& path,
+                                                        bool first_file) {
   for (std::uint64_t window = kFirstTailWindow;; window *= 16) {
     auto tail = ReadTail(path, window);
     if (!tail) return Unavailable("audit file cannot be read: " + path.filename().string());
@@ -146,19 +147,25 @@ Result<std::optional<std::uint64_t>> AuditLog::FindHead(const std::filesystem::p
     }
     last_hash_ = head->hash;
     last_seq_ = SeqOf(*head);
-    // Lines since the last checkpoint in the window (its start counts as one
-    // when none is there: a checkpoint is then due soon, which is what an
-    // unknown count needs).
+    // Lines since the last checkpoint, counted back from the head. When the
+    // window holds no checkpoint and is not the whole history, the count is
+    // unknown: a checkpoint is then due at once, never later than it would
+    // have been.
     unanchored_events_ = 0;
     lines_since_checkpoint_ = 0;
+    bool anchored = false;
     for (std::size_t i = head_index + 1; i-- > 0;) {
       auto parsed = ParseLine(
           std::string_view(tail->bytes).substr(lines[i].begin, lines[i].end - lines[i].begin));
       if (!parsed) continue;
-      if (parsed->type == LineType::kCheckpoint) break;
+      if (parsed->type == LineType::kCheckpoint) {
+        anchored = true;
+        break;
+      }
       ++lines_since_checkpoint_;
       if (parsed->type == LineType::kEvent) ++unanchored_events_;
     }
+    checkpoint_due_now_ = !anchored && !(tail->whole && first_file);
     return std::optional<std::uint64_t>(tail->offset + lines[head_index].end + 1);
   }
 }
@@ -169,17 +176,18 @@ Status AuditLog::Recover() {
   if (files.empty()) {
     if (!OpenNewFile(1)) return Unavailable("audit file cannot be created");
     history_end_ = {0, 0};
+    indexed_ = true;  // no history to read
     return {};
   }
 
   // The head: the last valid line of the newest file that has one.
   const AuditFile& last = files.back();
-  auto last_good_end = FindHead(last.path);
+  auto last_good_end = FindHead(last.path, files.size() == 1);
   if (!last_good_end) return last_good_end.error();
   const std::uint64_t good_end = last_good_end->value_or(0);
   if (!*last_good_end) {
     for (std::size_t i = files.size() - 1; i-- > 0;) {
-      auto found = FindHead(files[i].path);
+      auto found = FindHead(files[i].path, i == 0);
       if (!found) return found.error();
       if (*found) break;
     }

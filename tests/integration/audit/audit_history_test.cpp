@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "broker/audit/audit_files.h"
 #include "broker/audit/audit_log.h"
@@ -74,6 +75,39 @@ TEST_F(AuditHistoryTest, ChainBreakInAnOlderFileIsReportedOnceTheHistoryIsRead) 
   ASSERT_FALSE(problems.empty());
   EXPECT_EQ(problems.front(), AuditFileName(files[1].number) + ":1 chain_break");
   EXPECT_TRUE(log->Append(MakeEvent("acme", 99)));
+}
+
+// Start-up counts the events since the last checkpoint within the window it
+// reads; beyond it the count is unknown, and the checkpoint must then come at
+// once, not after checkpoint_every more events (a verify with
+// max_unanchored_events would fail an honest log otherwise).
+TEST_F(AuditHistoryTest, UnanchoredStretchBeyondTheWindowIsAnchoredAtOnceAfterACrash) {
+  auto options = TestOptions(dir_.path());
+  options.checkpoint_every = 100'000;  // only at Close and by time (60 s)
+  {
+    auto log = OpenLog(options);
+    for (int i = 0; i < 1200; ++i) {  // about 1.5 MiB: more than the first window
+      auto event = MakeEvent("acme", i);
+      event.reason = std::string(900, 'r');
+      ASSERT_TRUE(log->Append(event));
+    }
+  }
+  // Close anchored the tail: drop that checkpoint, as if the process had died.
+  const auto file = dir_.path() / AuditFileName(1);
+  auto lines = SplitLines(ReadFile(file));
+  ASSERT_NE(lines.back().find("\"type\":\"checkpoint\""), std::string::npos);
+  lines.pop_back();
+  WriteFile(file, JoinLines(lines));
+
+  auto log = OpenLog(options);
+  for (int i = 0; i < 1000 && log->stats().checkpoints == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(log->stats().checkpoints, 1u) << "no checkpoint after start-up";
+  log->Close();
+  const auto verified = VerifyAuditFiles(FilesOf(dir_.path()), signer_->PublicKeyDer(),
+                                         {.max_unanchored_events = 1200});
+  EXPECT_EQ(verified.status, VerifyReport::Status::kOk) << FormatVerifyReport(verified);
 }
 
 TEST_F(AuditHistoryTest, TornTailLongerThanTheFirstWindowIsFoundAndMovedAside) {

@@ -119,6 +119,7 @@ TEST_F(AuditLogTest, QueryReturnsOnlyTheTenantsEventsInOrder) {
   }
   // The index is rebuilt from the files at start-up.
   auto reopened = OpenLog(TestOptions(dir_.path()));
+  ASSERT_TRUE(reopened->WaitUntilIndexed(std::chrono::seconds(30)));
   auto b = reopened->Query("tenant-b", 0, kMaxQueryLimit);
   ASSERT_TRUE(b);
   ASSERT_EQ(b->size(), 20u);

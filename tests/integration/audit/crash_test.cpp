@@ -154,6 +154,7 @@ TEST(AuditCrashTest, CrashedLogVerifiesWithOneSigner) {
     auto log = AuditLog::Open(TestOptions(dir.path()), signer);
     ASSERT_TRUE(log);
     EXPECT_GE((*log)->last_seq(), max_ack);
+    ASSERT_TRUE((*log)->WaitUntilIndexed(std::chrono::seconds(30)));
     for (std::size_t t = 0; t < 4; ++t) {
       auto events = (*log)->Query("tenant-" + std::to_string(t), 0, kMaxQueryLimit);
       ASSERT_TRUE(events);
