@@ -237,7 +237,11 @@ Result<DecryptReply> Broker::Decrypt(const Caller& caller, const DecryptRequest&
                         record->created_at};
   }();
   if (!reply && IsUnavailable(reply.error().code)) {
-    (void)authorization_.ReleaseJti(caller.tenant, claims->jti);
+    if (auto released = authorization_.ReleaseJti(caller.tenant, claims->jti); !released) {
+      // The 503 then cannot be retried with this token (403 replayed jti).
+      spdlog::warn("authorization token of tenant {} could not be given back after a 503 ({})",
+                   caller.tenant, ErrorCodeName(released.error().code));
+    }
   }
   return reply;
 }

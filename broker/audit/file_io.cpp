@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <new>
 
 namespace kmsd::audit {
 
@@ -12,19 +13,28 @@ std::optional<std::string> ReadWholeFile(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::string out;
-  // Sized once: a 64 MiB audit file must not cost twice that while it grows.
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
+  try {
+    // Sized once: a 64 MiB audit file must not cost twice that while it grows.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      out.reserve(static_cast<std::size_t>(st.st_size));
     }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+    char buf[1 << 16];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        return std::nullopt;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  } catch (const std::bad_alloc&) {
+    // A file larger than memory (max_file_bytes allows 1 TiB) is unreadable
+    // here, reported as such; it must not end the process.
+    ::close(fd);
+    return std::nullopt;
   }
   ::close(fd);
   return out;

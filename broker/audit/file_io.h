@@ -8,7 +8,8 @@
 
 namespace kmsd::audit {
 
-// The whole file, or nullopt when it cannot be opened or read.
+// The whole file, or nullopt when it cannot be opened or read (or does not
+// fit in memory).
 std::optional<std::string> ReadWholeFile(const std::filesystem::path& path);
 // write() until done, retrying EINTR; false on any error (errno set).
 bool WriteAll(int fd, std::string_view bytes);

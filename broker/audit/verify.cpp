@@ -91,6 +91,14 @@ VerifyReport VerifyAuditFiles(std::span<const std::filesystem::path> files,
                                          line->checkpoint.signature)) {
             return fail(ProblemKind::kBadSignature, file, line_no);
           }
+          // The limit holds between checkpoints too: a rewritten stretch
+          // with its checkpoints dropped stays too long even after a
+          // restarted daemon signed a checkpoint over it.
+          if (options.max_unanchored_events &&
+              report.unanchored_events > *options.max_unanchored_events) {
+            return fail(ProblemKind::kUnanchoredTooLong, report.first_unanchored->file,
+                        report.first_unanchored->line);
+          }
           ++report.checkpoints;
           report.last_anchored_seq = seq;
           report.unanchored_events = 0;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <exception>
 
+#include "common/scope_guard.h"
 #include "daemon/api/handler_impl.h"
 
 namespace kmsd::api {
@@ -388,6 +389,11 @@ http::Response ApiHandler::Impl::Readyz() {
     }
   } else if (stale) {
     probing = true;
+    // However this probe ends (an exception included), the next one may run.
+    ScopeGuard end_probe([&] {
+      probing = false;
+      ready_cv.notify_all();
+    });
     std::vector<std::string> failing;
     for (const auto& check : deps.readiness) {
       probing_check = check.name;
@@ -407,8 +413,6 @@ http::Response ApiHandler::Impl::Readyz() {
     ready_failing = std::move(failing);
     ready_known = true;
     ready_at = std::chrono::steady_clock::now();
-    probing = false;
-    ready_cv.notify_all();
   }
   if (ready_failing.empty()) return JsonReply(200, R"({"status":"ready"})");
   return unavailable(ready_failing);

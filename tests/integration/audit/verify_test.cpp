@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "broker/audit/chain.h"
 #include "tests/integration/audit/audit_test_support.h"
 
@@ -179,6 +181,41 @@ TEST_F(VerifyTest, RewrittenFileWithItsCheckpointsDroppedIsCaughtByTheTailLength
   EXPECT_EQ(lax.checkpoints, 0u);
   EXPECT_EQ(lax.unanchored_events, 25u);
   ExpectProblem(Verify({.max_unanchored_events = 10}), ProblemKind::kUnanchoredTooLong, 1);
+}
+
+// As above, but only after the first checkpoint, and a restarted daemon then
+// signed a checkpoint over the rewritten stretch (it cannot tell a forged
+// stretch from one it did not count): the stretch between the two valid
+// checkpoints is still longer than a live log ever leaves one.
+TEST_F(VerifyTest, RewrittenStretchSignedOverByARestartIsCaughtByItsLength) {
+  std::vector<std::string> kept;
+  std::optional<ChainLine> first_checkpoint;
+  for (const auto& text : lines_) {
+    auto line = ParseLine(text);
+    if (line->type == LineType::kCheckpoint) {
+      if (first_checkpoint) continue;
+      first_checkpoint = *line;
+    }
+    kept.push_back(text);
+  }
+  ASSERT_TRUE(first_checkpoint);
+  lines_ = kept;
+  auto rewritten = RecomputeChain(
+      [](AuditEvent& e) {
+        if (e.seq == 15) e.principal = "someone-else";
+      },
+      nullptr);
+  const Digest head = ParseLine(rewritten.back())->hash;
+  Checkpoint signed_over = first_checkpoint->checkpoint;
+  signed_over.seq = 25;
+  signed_over.signature = *signer_->Sign(CheckpointMessage(25, head));
+  Digest ignored{};
+  std::string line = EncodeCheckpointLine(signed_over, head, &ignored);
+  line.pop_back();
+  rewritten.push_back(line);
+  Rewrite(rewritten);
+  EXPECT_EQ(Verify().status, VerifyReport::Status::kOk) << "no limit: nothing to go by";
+  ExpectProblem(Verify({.max_unanchored_events = 10}), ProblemKind::kUnanchoredTooLong, 12);
 }
 
 TEST_F(VerifyTest, UntouchedLogPassesTheTailLimitOfItsCheckpointInterval) {
