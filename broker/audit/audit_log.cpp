@@ -228,8 +228,16 @@ void AuditLog::WriterLoop() {
       if (stalled_.load(std::memory_order_acquire)) wake = std::min(wake, next_retry_);
       cv_.wait_until(l, wake, [&] { return closing_ || recheck_ || !queue_.empty(); });
       recheck_ = false;
-      batch.assign(queue_.begin(), queue_.end());
-      queue_.clear();
+      // A batch stops where a checkpoint is due, so that no stretch between
+      // checkpoints exceeds checkpoint_every (verify holds logs to it); the
+      // rest waits for the next turn, after the checkpoint.
+      std::size_t take = queue_.size();
+      if (signer_ && options_.checkpoint_every > 0 &&
+          unanchored_events_ < options_.checkpoint_every) {
+        take = std::min<std::size_t>(take, options_.checkpoint_every - unanchored_events_);
+      }
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
       closing = closing_;
     }
     // Running here means the writer is not stuck; with nothing to write, a

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "broker/audit/chain.h"
 #include "tests/integration/audit/audit_test_support.h"
@@ -216,6 +218,30 @@ TEST_F(VerifyTest, RewrittenStretchSignedOverByARestartIsCaughtByItsLength) {
   Rewrite(rewritten);
   EXPECT_EQ(Verify().status, VerifyReport::Status::kOk) << "no limit: nothing to go by";
   ExpectProblem(Verify({.max_unanchored_events = 10}), ProblemKind::kUnanchoredTooLong, 12);
+}
+
+// Under concurrent appends a group-commit batch must stop where a checkpoint
+// is due: otherwise a stretch between checkpoints grows by up to a batch and
+// an honest log fails the limit of its own checkpoint interval.
+TEST(VerifyConcurrentTest, BusyLogKeepsEveryStretchWithinItsCheckpointInterval) {
+  TempDir dir;
+  auto signer = std::make_shared<SoftwareP256Signer>();
+  {
+    auto log = AuditLog::Open(TestOptions(dir.path()), signer);  // a checkpoint every 10
+    ASSERT_TRUE(log);
+    std::vector<std::thread> appenders;
+    for (int t = 0; t < 16; ++t) {
+      appenders.emplace_back([&, t] {
+        for (int i = 0; i < 40; ++i) EXPECT_TRUE((*log)->Append(MakeEvent("acme", t * 100 + i)));
+      });
+    }
+    for (auto& a : appenders) a.join();
+    EXPECT_GT((*log)->stats().batches, 0u);
+  }
+  const auto r =
+      VerifyAuditFiles(FilesOf(dir.path()), signer->PublicKeyDer(), {.max_unanchored_events = 10});
+  EXPECT_EQ(r.status, VerifyReport::Status::kOk) << FormatVerifyReport(r);
+  EXPECT_EQ(r.events, 640u);
 }
 
 TEST_F(VerifyTest, UntouchedLogPassesTheTailLimitOfItsCheckpointInterval) {
