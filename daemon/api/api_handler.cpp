@@ -76,15 +76,6 @@ HttpError ErrorToHttp(ErrorCode code) noexcept {
   return {500, "internal"};
 }
 
-http::Response JsonReply(unsigned status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.body = std::move(body);
-  // Replies may carry keys: no cache may keep them.
-  response.headers.Add("Cache-Control", "no-store");
-  return response;
-}
-
 http::Response ErrorReply(const Error& error) {
   const HttpError mapped = ErrorToHttp(error.code);
   boost::json::object inner;
@@ -98,7 +89,8 @@ http::Response ErrorReply(const Error& error) {
     inner["message"] = error.message;
   }
   if (error.code == ErrorCode::kPolicyDenied && !error.rule.empty()) inner["rule"] = error.rule;
-  return JsonReply(mapped.status, boost::json::serialize(boost::json::object{{"error", inner}}));
+  return http::NoStoreReply(mapped.status,
+                            boost::json::serialize(boost::json::object{{"error", inner}}));
 }
 
 http::Response PolicyErrorReply(const policy::PolicyError& error) {
@@ -211,8 +203,8 @@ http::Response ApiHandler::Handle(const http::Request& request) {
       route_name = match->name;
       if (!MethodAllowed(request.method, match->allow)) {
         // 405 keeps the contract's error body; its code is documented in docs/api.md.
-        response = JsonReply(405, R"({"error":{"code":"method_not_allowed",)"
-                                  R"("message":"method not allowed on this route"}})");
+        response = http::NoStoreReply(405, R"({"error":{"code":"method_not_allowed",)"
+                                           R"("message":"method not allowed on this route"}})");
         response.headers.Add("Allow", std::string(match->allow));
       } else {
         response = impl_->Dispatch(request, *match, query, &tenant);
@@ -320,10 +312,10 @@ Result<broker::Caller> ApiHandler::Impl::Authenticate(const http::Request& reque
 http::Response ApiHandler::Impl::Dispatch(const http::Request& request, const RouteMatch& match,
                                           std::string_view query, std::string* tenant) {
   switch (match.route) {
-    case Route::kHealthz: return JsonReply(200, R"({"status":"ok"})");
+    case Route::kHealthz: return http::NoStoreReply(200, R"({"status":"ok"})");
     case Route::kReadyz: return Readyz();
     case Route::kMetrics: {
-      auto response = JsonReply(200, metrics->RenderPrometheus());
+      auto response = http::NoStoreReply(200, metrics->RenderPrometheus());
       response.content_type = "text/plain; version=0.0.4; charset=utf-8";
       return response;
     }
@@ -375,8 +367,8 @@ http::Response ApiHandler::Impl::Readyz() {
   auto unavailable = [](const std::vector<std::string>& failing) {
     boost::json::array names;
     for (const auto& name : failing) names.emplace_back(name);
-    return JsonReply(503, boost::json::serialize(boost::json::object{
-                              {"status", "unavailable"}, {"failing", std::move(names)}}));
+    return http::NoStoreReply(503, boost::json::serialize(boost::json::object{
+                                       {"status", "unavailable"}, {"failing", std::move(names)}}));
   };
   std::unique_lock lock(ready_mu);
   const auto now = std::chrono::steady_clock::now();
@@ -414,7 +406,7 @@ http::Response ApiHandler::Impl::Readyz() {
     ready_known = true;
     ready_at = std::chrono::steady_clock::now();
   }
-  if (ready_failing.empty()) return JsonReply(200, R"({"status":"ready"})");
+  if (ready_failing.empty()) return http::NoStoreReply(200, R"({"status":"ready"})");
   return unavailable(ready_failing);
 }
 

@@ -47,8 +47,7 @@ std::optional<RouteMatch> MatchRoute(std::string_view path, const ApiOptions& op
 // hex digits is kInvalidArgument. The broker checks the decoded id's format.
 Result<std::string> DecodeContextId(std::string_view encoded);
 
-// Reply helpers.
-http::Response JsonReply(unsigned status, std::string body);
+// Reply helpers; JSON bodies go out with http::NoStoreReply.
 http::Response ErrorReply(const Error& error);
 // {"error": {..., "problems": [{"path","code","message"}]}} for a policy document.
 http::Response PolicyErrorReply(const policy::PolicyError& error);

@@ -120,7 +120,7 @@ http::Response ApiHandler::Impl::Generate(const http::Request& request,
       R"({"context_id":)" + Quoted(reply->context_id) + R"(,"plaintext_key":")";
   const std::string suffix = R"(","key_version":)" + std::to_string(reply->key_version) +
                              R"(,"created_at":)" + Quoted(FormatRfc3339(reply->created_at)) + "}";
-  return JsonReply(201, BodyWithKey(prefix, reply->plaintext_key, suffix));
+  return http::NoStoreReply(201, BodyWithKey(prefix, reply->plaintext_key, suffix));
 }
 
 http::Response ApiHandler::Impl::Decrypt(const http::Request& request,
@@ -156,7 +156,7 @@ http::Response ApiHandler::Impl::Decrypt(const http::Request& request,
   const std::string suffix = R"(","asset_type":)" + Quoted(reply->asset_type) + R"(,"asset_id":)" +
                              Quoted(reply->asset_id) + R"(,"created_at":)" +
                              Quoted(FormatRfc3339(reply->created_at)) + "}";
-  return JsonReply(200, BodyWithKey(prefix, reply->plaintext_key, suffix));
+  return http::NoStoreReply(200, BodyWithKey(prefix, reply->plaintext_key, suffix));
 }
 
 http::Response ApiHandler::Impl::Record(const http::Request& request, const broker::Caller& caller,
@@ -168,7 +168,7 @@ http::Response ApiHandler::Impl::Record(const http::Request& request, const brok
     auto done =
         Timed("destroy_record", [&] { return deps.broker.DestroyRecord(caller, *context_id); });
     if (!done) return ErrorReply(done.error());
-    auto response = JsonReply(204, "");
+    auto response = http::NoStoreReply(204, "");
     return response;
   }
   auto info = Timed("get_record", [&] { return deps.broker.GetRecord(caller, *context_id); });
@@ -178,7 +178,7 @@ http::Response ApiHandler::Impl::Record(const http::Request& request, const brok
       {"asset_id", info->asset_id},       {"created_at", FormatRfc3339(info->created_at)},
       {"key_version", info->key_version}, {"state", store::RecordStateName(info->state)}};
   if (info->destroyed_at) o["destroyed_at"] = FormatRfc3339(*info->destroyed_at);
-  return JsonReply(200, boost::json::serialize(o));
+  return http::NoStoreReply(200, boost::json::serialize(o));
 }
 
 http::Response ApiHandler::Impl::Policy(const http::Request& request,
@@ -187,13 +187,13 @@ http::Response ApiHandler::Impl::Policy(const http::Request& request,
     if (auto ok = RequireNoBody(request); !ok) return ErrorReply(ok.error());
     auto current = Timed("get_policy", [&] { return deps.broker.GetPolicy(caller); });
     if (!current) return ErrorReply(current.error());
-    return JsonReply(200, policy::SerializePolicy(**current));
+    return http::NoStoreReply(200, policy::SerializePolicy(**current));
   }
   if (auto ok = CheckJsonContentType(request.headers); !ok) return ErrorReply(ok.error());
   if (request.body.empty()) return ErrorReply(Invalid("request body required"));
   auto stored = Timed("put_policy", [&] { return deps.broker.PutPolicy(caller, request.body); });
   if (!stored) return PolicyErrorReply(stored.error());
-  return JsonReply(200, policy::SerializePolicy(**stored));
+  return http::NoStoreReply(200, policy::SerializePolicy(**stored));
 }
 
 http::Response ApiHandler::Impl::Evaluate(const http::Request& request,
@@ -215,7 +215,7 @@ http::Response ApiHandler::Impl::Evaluate(const http::Request& request,
   auto evaluation = Timed("evaluate_policy",
                           [&] { return deps.broker.EvaluatePolicy(caller, facts->View(now)); });
   if (!evaluation) return ErrorReply(evaluation.error());
-  return JsonReply(200, policy::ExplanationToJson(evaluation->explanation));
+  return http::NoStoreReply(200, policy::ExplanationToJson(evaluation->explanation));
 }
 
 http::Response ApiHandler::Impl::Keys(const http::Request& request, const broker::Caller& caller) {
@@ -225,7 +225,8 @@ http::Response ApiHandler::Impl::Keys(const http::Request& request, const broker
     if (!keys) return ErrorReply(keys.error());
     boost::json::array list;
     for (const auto& info : *keys) list.push_back(KekJson(info));
-    return JsonReply(200, boost::json::serialize(boost::json::object{{"keys", std::move(list)}}));
+    return http::NoStoreReply(
+        200, boost::json::serialize(boost::json::object{{"keys", std::move(list)}}));
   }
   // POST /v1/keys/rotate: no parameters; an empty body or {} is accepted.
   if (!request.body.empty()) {
@@ -240,7 +241,7 @@ http::Response ApiHandler::Impl::Keys(const http::Request& request, const broker
   boost::json::array list;
   for (const auto& info : *keys) list.push_back(KekJson(info));
   reply["keys"] = std::move(list);  // the contract: "KEK versions of the tenant"
-  return JsonReply(200, boost::json::serialize(reply));
+  return http::NoStoreReply(200, boost::json::serialize(reply));
 }
 
 // POST /v1/keys/rewrap {"batch"?: 1..10000}: one resumable step of moving
@@ -262,9 +263,9 @@ http::Response ApiHandler::Impl::RewrapKeys(const http::Request& request,
   auto progress = Timed(
       "rewrap", [&] { return deps.broker.RewrapStep(caller, static_cast<std::size_t>(batch)); });
   if (!progress) return ErrorReply(progress.error());
-  return JsonReply(200,
-                   boost::json::serialize(boost::json::object{{"rewrapped", progress->rewrapped},
-                                                              {"remaining", progress->remaining}}));
+  return http::NoStoreReply(
+      200, boost::json::serialize(boost::json::object{{"rewrapped", progress->rewrapped},
+                                                      {"remaining", progress->remaining}}));
 }
 
 // DELETE /v1/keys/{version}[?force=true]: crypto-shreds a KEK version;
@@ -288,8 +289,8 @@ http::Response ApiHandler::Impl::DestroyKeyVersion(const http::Request& request,
     return deps.broker.DestroyKekVersion(caller, static_cast<std::uint32_t>(*version), force);
   });
   if (!shredded) return ErrorReply(shredded.error());
-  return JsonReply(200, boost::json::serialize(boost::json::object{
-                            {"version", *version}, {"records_shredded", *shredded}}));
+  return http::NoStoreReply(200, boost::json::serialize(boost::json::object{
+                                     {"version", *version}, {"records_shredded", *shredded}}));
 }
 
 http::Response ApiHandler::Impl::Audit(const http::Request& request, const broker::Caller& caller,
@@ -334,8 +335,8 @@ http::Response ApiHandler::Impl::Audit(const http::Request& request, const broke
     list.push_back(AuditEventJson(event));
     next = event.seq;
   }
-  return JsonReply(200, boost::json::serialize(boost::json::object{{"events", std::move(list)},
-                                                                   {"next_after", next}}));
+  return http::NoStoreReply(200, boost::json::serialize(boost::json::object{
+                                     {"events", std::move(list)}, {"next_after", next}}));
 }
 
 }  // namespace kmsd::api

@@ -17,6 +17,14 @@ std::optional<std::string_view> Headers::Get(std::string_view name) const {
   return std::nullopt;
 }
 
+Response NoStoreReply(unsigned status, std::string body) {
+  Response response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers.Add("Cache-Control", "no-store");
+  return response;
+}
+
 void Headers::Wipe() noexcept {
   for (auto& field : fields_) {
     if (!field.second.empty()) OPENSSL_cleanse(field.second.data(), field.second.size());

@@ -63,6 +63,10 @@ struct Response {
   Headers headers;
 };
 
+// A reply with `body` that no cache may keep (Cache-Control: no-store):
+// replies of kmsd may carry keys.
+Response NoStoreReply(unsigned status, std::string body);
+
 // Answers requests. Handle runs on a worker thread and may block (PKCS#11,
 // store). It is called concurrently from several workers, so an
 // implementation must be thread-safe. An exception escaping Handle becomes a

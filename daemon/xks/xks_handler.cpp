@@ -540,7 +540,7 @@ http::Response XksHandler::Impl::Handle(const http::Request& request) {
                store->config.name, RouteName(route), ForLog(key_id), ForLog(body.kms_request_id),
                outcome, micros, request.request_id);
   if (!result) return reply_error(result.error());
-  return JsonReply(200, std::move(*result));
+  return http::NoStoreReply(200, std::move(*result));
 }
 
 XksHandler::XksHandler(XksOptions options, std::vector<XksKeyStore> stores,

@@ -106,14 +106,6 @@ Bytes EffectiveAad(std::span<const std::uint8_t> aad, std::span<const std::uint8
   return out;
 }
 
-http::Response JsonReply(unsigned status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.body = std::move(body);
-  response.headers.Add("Cache-Control", "no-store");
-  return response;
-}
-
 http::Response ErrorReply(const Failure& failure) {
   const XksHttpError mapped = XksErrorToHttp(failure.error);
   std::string message = failure.error == XksError::kInternal ? "internal error" : failure.message;
@@ -122,7 +114,7 @@ http::Response ErrorReply(const Failure& failure) {
     if (c < 0x20 || c > 0x7e) c = '?';
   }
   if (message.size() > 500) message.resize(500);
-  auto response = JsonReply(
+  auto response = http::NoStoreReply(
       mapped.status,
       json::serialize(json::object{{"errorName", mapped.error_name}, {"errorMessage", message}}));
   if (failure.error == XksError::kMethodNotAllowed) response.headers.Add("Allow", "POST");

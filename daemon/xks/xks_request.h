@@ -55,7 +55,6 @@ XResult<void> CheckAlgorithm(const Body& body);
 // The AAD handed to the token: 2-byte length, AAD, 1-byte length, metadata.
 Bytes EffectiveAad(std::span<const std::uint8_t> aad, std::span<const std::uint8_t> metadata);
 
-http::Response JsonReply(unsigned status, std::string body);
 http::Response ErrorReply(const Failure& failure);
 
 }  // namespace kmsd::xks::request
