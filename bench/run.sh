@@ -102,7 +102,7 @@ start_daemon "$WORK/scale" "$WORK/scale.log"
   --duration 2 --contexts-out "$WORK/contexts.txt" >/dev/null
 stop_daemon
 # Decrypt tokens for the scale rounds: twice the rate the 32-connection round managed.
-RATE_HINT=$(awk '$1 == "decrypt" && $2 == "conns=32" { sub("ops_s=", "", $6); print $6 }' "$OUT/http.txt")
+RATE_HINT=$(field ops_s "$(grep '^decrypt conns=32 ' "$OUT/http.txt" || true)")
 for records in $SCALE; do
   loaded=$("$BENCH" preload --db "$WORK/scale/kmsd.db" --records "$records")
   echo "$loaded"

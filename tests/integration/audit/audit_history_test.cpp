@@ -21,9 +21,7 @@ constexpr auto kIndexWait = std::chrono::seconds(30);
 class AuditHistoryTest : public ::testing::Test {
  protected:
   std::unique_ptr<AuditLog> OpenLog(AuditLogOptions options) {
-    auto log = AuditLog::Open(std::move(options), signer_);
-    EXPECT_TRUE(log);
-    return log ? std::move(*log) : nullptr;
+    return OpenLogOrFail(std::move(options), signer_);
   }
   AuditLogOptions SmallFiles() {
     auto options = TestOptions(dir_.path());

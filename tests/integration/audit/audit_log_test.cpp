@@ -19,9 +19,7 @@ using namespace kmsd::audit::testing;
 class AuditLogTest : public ::testing::Test {
  protected:
   std::unique_ptr<AuditLog> OpenLog(AuditLogOptions options) {
-    auto log = AuditLog::Open(std::move(options), signer_);
-    EXPECT_TRUE(log);
-    return log ? std::move(*log) : nullptr;
+    return OpenLogOrFail(std::move(options), signer_);
   }
   VerifyReport Verify() { return VerifyAuditFiles(FilesOf(dir_.path()), signer_->PublicKeyDer()); }
 

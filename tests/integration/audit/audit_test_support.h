@@ -93,6 +93,14 @@ inline std::vector<std::filesystem::path> FilesOf(const std::filesystem::path& d
   return out;
 }
 
+// Opens a log for a test; a failed Open fails the test and gives null.
+inline std::unique_ptr<AuditLog> OpenLogOrFail(AuditLogOptions options,
+                                               std::shared_ptr<CheckpointSigner> signer) {
+  auto log = AuditLog::Open(std::move(options), std::move(signer));
+  EXPECT_TRUE(log) << (log ? "" : log.error().message);
+  return log ? std::move(*log) : nullptr;
+}
+
 inline AuditLogOptions TestOptions(const std::filesystem::path& dir) {
   AuditLogOptions o;
   o.dir = dir;

@@ -236,7 +236,6 @@ TEST(VerifyConcurrentTest, BusyLogKeepsEveryStretchWithinItsCheckpointInterval) 
       });
     }
     for (auto& a : appenders) a.join();
-    EXPECT_GT((*log)->stats().batches, 0u);
   }
   const auto r =
       VerifyAuditFiles(FilesOf(dir.path()), signer->PublicKeyDer(), {.max_unanchored_events = 10});
