@@ -30,8 +30,7 @@ constexpr std::uint64_t kFirstTailWindow = 1 << 20;
 struct Tail {
   std::string bytes;
   std::uint64_t offset = 0;  // of bytes[0] in the file
-  std::uint64_t file_size = 0;
-  bool whole = false;  // bytes start at offset 0
+  bool whole = false;        // bytes start at offset 0
 };
 
 std::optional<Tail> ReadTail(const std::filesystem::path& path, std::uint64_t window) {
@@ -43,11 +42,11 @@ std::optional<Tail> ReadTail(const std::filesystem::path& path, std::uint64_t wi
     return std::nullopt;
   }
   Tail tail;
-  tail.file_size = static_cast<std::uint64_t>(st.st_size);
-  tail.whole = tail.file_size <= window;
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  tail.whole = file_size <= window;
   // One byte before the window too: it tells whether the window starts a line.
-  const std::uint64_t start = tail.whole ? 0 : tail.file_size - window - 1;
-  std::string bytes(tail.file_size - start, '\0');
+  const std::uint64_t start = tail.whole ? 0 : file_size - window - 1;
+  std::string bytes(file_size - start, '\0');
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n =
