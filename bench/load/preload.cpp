@@ -12,9 +12,9 @@ namespace kmsd::bench {
 namespace {
 
 // broker/store/sqlite_schema.cpp: the records table this loader writes is
-// the same in schema 1 and 2 (2 added used_jtis).
+// the same in schemas 1 to 3 (2 added used_jtis, 3 dropped two indexes).
 constexpr int kOldestKnownSchema = 1;
-constexpr int kNewestKnownSchema = 2;
+constexpr int kNewestKnownSchema = 3;
 constexpr std::uint64_t kBatch = 200'000;    // rows per transaction
 constexpr std::size_t kWrappedKeySize = 68;  // docs/wrapped-key-format.md, v1
 

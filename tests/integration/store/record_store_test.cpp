@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "broker/store/sqlite_record_store.h"
+#include "broker/store/sqlite_schema.h"
 #include "store_test_util.h"
 
 namespace kmsd::store {
@@ -17,6 +18,26 @@ using testing::MakeRecord;
 using testing::RawDb;
 using testing::TempDir;
 using testing::WrappedKeyFor;
+
+// The two indexes schema 1 created and schema 3 dropped.
+constexpr const char kSchemaOneIndexes[] =
+    "CREATE INDEX records_by_asset ON records (tenant, asset_id);"
+    "CREATE INDEX records_by_created ON records (tenant, created_at);";
+
+// The file's explicit indexes (not SQLite's own autoindexes), by name.
+std::vector<std::string> IndexNames(RawDb& raw) {
+  std::vector<std::string> names;
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(raw.get(),
+                     "SELECT name FROM sqlite_master WHERE type = 'index'"
+                     " AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+                     -1, &stmt, nullptr);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  }
+  sqlite3_finalize(stmt);
+  return names;
+}
 
 const Instant kT0 = FromUnixMicros(1774746000000000);
 const Instant kT1 = FromUnixMicros(1774749600000000);
@@ -475,20 +496,14 @@ TEST_F(RecordStoreTest, BulkInsertLoadsInChunks) {
 TEST_F(RecordStoreTest, EmptyFileIsMigratedToTheLatestSchemaOnce) {
   store_.reset();
   RawDb raw(db_path());
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 2);
-  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), 2);
-  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 3);
+  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), 3);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.QueryText("PRAGMA journal_mode"), "wal");
-  for (const char* index :
-       {"records_by_asset", "records_by_created", "records_by_kek", "used_jtis_by_expiry"}) {
-    EXPECT_EQ(raw.QueryInt(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                       " AND name = '") +
-                           index + "'"),
-              1)
-        << index;
-  }
+  EXPECT_EQ(IndexNames(raw), (std::vector<std::string>{"kek_versions_one_current", "records_by_kek",
+                                                       "used_jtis_by_expiry"}));
   Reopen();
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 2);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 3);
   EXPECT_TRUE(store_->CheckHealth());
 }
 
@@ -499,16 +514,42 @@ TEST_F(RecordStoreTest, SchemaOneFileIsUpgradedKeepingItsRecords) {
   {
     RawDb raw(db_path());
     ASSERT_EQ(raw.Exec("DROP TABLE used_jtis"), SQLITE_OK);
-    ASSERT_EQ(raw.Exec("DELETE FROM schema_version WHERE version = 2"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec(kSchemaOneIndexes), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("DELETE FROM schema_version WHERE version >= 2"), SQLITE_OK);
     ASSERT_EQ(raw.Exec("PRAGMA user_version = 1"), SQLITE_OK);
   }
   Reopen();
   RawDb raw(db_path());
-  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(IndexNames(raw), (std::vector<std::string>{"kek_versions_one_current", "records_by_kek",
+                                                       "used_jtis_by_expiry"}));
   EXPECT_TRUE(store_->Find("tenant-a", "kept-1"));
   auto recorded = store_->RecordJtiIfNew("tenant-a", "j-1", kT1, kT0);
   ASSERT_TRUE(recorded);
   EXPECT_TRUE(*recorded);
+}
+
+// Schema 3 drops the two indexes of schema 1 that nothing queried; records
+// and their lookups by context id are untouched.
+TEST_F(RecordStoreTest, SchemaTwoFileLosesItsUnusedIndexesAndKeepsItsRecords) {
+  ASSERT_TRUE(store_->Insert(MakeRecord("tenant-a", "kept-2")));
+  store_.reset();
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.Exec(kSchemaOneIndexes), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("DELETE FROM schema_version WHERE version = 3"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("PRAGMA user_version = 2"), SQLITE_OK);
+    ASSERT_EQ(IndexNames(raw).size(), 5u);
+  }
+  Reopen();
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(IndexNames(raw), (std::vector<std::string>{"kek_versions_one_current", "records_by_kek",
+                                                       "used_jtis_by_expiry"}));
+  auto kept = store_->Find("tenant-a", "kept-2");
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->asset_id, MakeRecord("tenant-a", "kept-2").asset_id);
+  EXPECT_TRUE(store_->Insert(MakeRecord("tenant-a", "after-3")));
 }
 
 TEST_F(RecordStoreTest, SpentJtisAreRefusedUntilTheyExpireAndSurviveReopening) {
@@ -611,7 +652,8 @@ TEST(RecordStoreOpenTest, ZeroByteFileIsMigratedAndReopens) {
   EXPECT_TRUE((*reopened)->Find("t", "c"));
   EXPECT_TRUE((*reopened)->CheckHealth());
   RawDb raw(path);
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), 2);  // migrations 1 and 2, once
+  // Every migration, once.
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), sqlite::LatestSchemaVersion());
 }
 
 TEST(RecordStoreOpenTest, MissingDirectoryIsStoreUnavailable) {
