@@ -1,21 +1,24 @@
 #include "common/secret.h"
 
 #include <openssl/crypto.h>
-#include <sys/mman.h>
 
 #include <cstring>
-#include <new>
 #include <ostream>
 #include <utility>
 
+#include "common/locked_pool.h"
+
 namespace kmsd {
 
-Secret::Secret(std::size_t n) : size_(n), capacity_(n) {
+Secret::Secret(std::size_t n) : size_(n) {
   if (n == 0) return;
-  data_ = new std::uint8_t[n]();
-  // Best effort: an unprivileged process may exceed RLIMIT_MEMLOCK; the
-  // buffer is still wiped, and core dumps are disabled by the daemon.
-  locked_ = ::mlock(data_, n) == 0;
+  // Locked pages outside the heap (locked_pool.h says why). Best effort: an
+  // unprivileged process may exceed RLIMIT_MEMLOCK; the bytes are still wiped
+  // and kept out of core dumps.
+  const locked_pool::Block block = locked_pool::Allocate(n);
+  data_ = block.data;
+  capacity_ = block.capacity;
+  locked_ = block.locked;
 }
 
 Secret Secret::CopyOf(std::span<const std::uint8_t> bytes) {
@@ -61,9 +64,7 @@ bool Secret::Equals(std::span<const std::uint8_t> other) const noexcept {
 
 void Secret::Release() noexcept {
   if (data_ == nullptr) return;
-  OPENSSL_cleanse(data_, capacity_);
-  if (locked_) ::munlock(data_, capacity_);
-  delete[] data_;
+  locked_pool::Free({data_, capacity_, locked_});  // wipes all capacity_ bytes
   data_ = nullptr;
   size_ = capacity_ = 0;
   locked_ = false;

@@ -1,9 +1,11 @@
 // Secret: bytes that wipe themselves.
 //
 // Holds plaintext key material, PINs and bearer tokens. The buffer is wiped
-// with OPENSSL_cleanse when the Secret is destroyed or moved from, and is
-// locked in memory where the process is allowed to (best effort), so that it
-// is not written to swap. Move-only. Not thread-safe for concurrent mutation.
+// with OPENSSL_cleanse when the Secret is destroyed or moved from. The bytes
+// live in pages apart from the heap that are locked in memory where the
+// process is allowed to (best effort), so that they are not written to swap,
+// and left out of core dumps (locked_pool.h). Move-only. Not thread-safe for
+// concurrent mutation.
 //
 // The only accessors are expose() and mutable_bytes(): easy to find in review.
 // Formatting a Secret (fmt, spdlog, iostream, gtest) prints a redaction marker,

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/locked_pool.h"
 #include "daemon/app.h"
 #include "daemon/config.h"
 #include "daemon/dev_mode.h"
@@ -92,6 +93,12 @@ int Serve(App& app) {
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   sd_notify(0, "READY=1\nSTATUS=serving");
   spdlog::info("kmsd ready on port {}", app.api_port());
+  if (const auto pool = kmsd::locked_pool::CurrentStats(); pool.unlocked_bytes > 0) {
+    spdlog::warn(
+        "{} KiB of memory for keys and PINs could not be locked (RLIMIT_MEMLOCK, "
+        "LimitMEMLOCK= in the unit): they may be written to swap",
+        pool.unlocked_bytes / 1024);
+  }
 
   for (;;) {
     // Wake at least every second (and at half the watchdog period).
