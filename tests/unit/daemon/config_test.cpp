@@ -91,6 +91,23 @@ TEST(ConfigTest, OutOfRangeAndWrongTypesAreRefused) {
   EXPECT_THAT(ProblemsOf(text), Contains("server.worker_threads: must be an integer"));
 }
 
+// Start-up after a crash reads the newest audit file whole: a file may not
+// grow past what that read can afford (it was 2^40 bytes).
+TEST(ConfigTest, AuditFilesAreBoundedToOneGibibyte) {
+  const auto with_size = [](std::string_view size) {
+    std::string text(kValid);
+    text.replace(text.find("dir = \"/var/log/kmsd\""), 21,
+                 "dir = \"/var/log/kmsd\"\nmax_file_bytes = " + std::string(size));
+    return text;
+  };
+  ConfigProblems problems;
+  const auto largest = ParseConfig(with_size("1073741824"), &problems);
+  ASSERT_TRUE(largest) << ::testing::PrintToString(problems.problems);
+  EXPECT_EQ(largest->audit.max_file_bytes, 1ull << 30);
+  EXPECT_THAT(ProblemsOf(with_size("1073741825")),
+              Contains("audit.max_file_bytes: must be between 65536 and 1073741824"));
+}
+
 TEST(ConfigTest, InlineSecretsAreRefused) {
   std::string text(kValid);
   text.replace(text.find("pin_credential = \"token-pin\""), 28, "pin = \"1234\"");
