@@ -85,14 +85,21 @@ field() { # field NAME LINE...
   sed -n "s/.* $name=\([^ ]*\).*/\1/p" <<<"$*"
 }
 
-echo "== raw token: $CONNS threads, ${DURATION}s each"
-"$BENCH" raw --dir "$WORK/raw" --conns "$CONNS" --warmup "$WARMUP" --duration "$DURATION" \
-  2>>"$WORK/raw.log" | tee "$OUT/raw.txt"
-
-echo "== through kmsd --dev: $CONNS connections, ${DURATION}s each"
+# Raw token and daemon rounds alternate, one connection count at a time, so
+# that each ratio compares figures taken seconds apart: this machine's speed
+# drifts by up to a third over the minutes a full pass of either would take.
+echo "== raw token, then through kmsd --dev, at $CONNS threads/connections, ${DURATION}s each"
+: >"$OUT/raw.txt"
+: >"$OUT/http.txt"
+: >"$OUT/http-errors.txt"
 start_daemon "$WORK/dev" "$WORK/kmsd.log"
-"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --daemon-pid "$DAEMON_PID" --conns "$CONNS" --warmup "$WARMUP" \
-  --duration "$DURATION" 2> >(tee "$OUT/http-errors.txt" >&2) | tee "$OUT/http.txt"
+for conns in ${CONNS//,/ }; do
+  "$BENCH" raw --dir "$WORK/raw" --conns "$conns" --warmup "$WARMUP" --duration "$DURATION" \
+    2>>"$WORK/raw.log" | tee -a "$OUT/raw.txt"
+  "$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --daemon-pid "$DAEMON_PID" --conns "$conns" \
+    --warmup "$WARMUP" --duration "$DURATION" 2> >(tee -a "$OUT/http-errors.txt" >&2) |
+    tee -a "$OUT/http.txt"
+done
 DAEMON_RSS=$(rss_mib "$DAEMON_PID")
 stop_daemon
 
