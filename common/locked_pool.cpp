@@ -14,7 +14,10 @@ namespace kmsd::locked_pool {
 namespace {
 
 constexpr std::array<std::size_t, 7> kSlotSizes = {32, 64, 128, 256, 512, 1024, kMaxSlotBytes};
-constexpr std::size_t kChunkBytes = 64 * 1024;  // slot pages are mapped this many at a time
+// Slot pages are mapped (and locked) this many at a time. Small, so that a
+// tight RLIMIT_MEMLOCK (64 KiB, the kernel default before 5.16) still covers
+// the three or four classes a process uses (keys, PINs, bearer tokens).
+constexpr std::size_t kChunkBytes = 16 * 1024;
 
 // A free slot holds only the link to the next one (it was wiped first).
 struct FreeSlot {
