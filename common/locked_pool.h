@@ -21,8 +21,10 @@ inline constexpr std::size_t kMaxSlotBytes = 2048;
 
 struct Block {
   std::uint8_t* data = nullptr;
-  std::size_t capacity = 0;  // usable bytes, >= the size asked for
-  bool locked = false;       // false where RLIMIT_MEMLOCK did not allow it
+  // Bytes the block spans, >= the size asked for; Free wipes them all. Only
+  // the size asked for may be used (AddressSanitizer builds poison the rest).
+  std::size_t capacity = 0;
+  bool locked = false;  // false where RLIMIT_MEMLOCK did not allow it
 };
 
 // A zero-filled block of at least n > 0 bytes. Throws std::bad_alloc when no
