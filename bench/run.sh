@@ -24,6 +24,10 @@ else
   CONNS=${CONNS:-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE:-"10000 1000000 10000000"}
   SCALE_DURATION=10; SCALE_ROUNDS=${SCALE_ROUNDS:-3}; POLICY_MIN_TIME=1; RECORDING_MIB=256; RECORDING_RUNS=3
 fi
+if ! [[ "$SCALE_ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench: SCALE_ROUNDS must be a positive integer, not '$SCALE_ROUNDS'" >&2
+  exit 2
+fi
 BUILD_DIR=${BUILD_DIR:-build-bench}
 OUT=${OUT:-$ROOT/docs/benchmarks}
 mkdir -p "$OUT"
@@ -133,6 +137,10 @@ for records in $SCALE; do
       best=$line best_rate=$rate
     fi
   done
+  if [[ -z "$best" ]]; then
+    echo "bench: no decrypt round at $records records gave a figure" >&2
+    exit 1
+  fi
   echo "records=$records audit_mib=$AUDIT_MIB startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $best" |
     tee -a "$OUT/scale.txt"
   stop_daemon

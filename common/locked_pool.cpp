@@ -18,9 +18,8 @@ namespace kmsd::locked_pool {
 namespace {
 
 constexpr std::array<std::size_t, 7> kSlotSizes = {32, 64, 128, 256, 512, 1024, kMaxSlotBytes};
-// Slot pages are mapped (and locked) this many at a time. Small, so that a
-// tight RLIMIT_MEMLOCK (64 KiB, the kernel default before 5.16) still covers
-// the three or four classes a process uses (keys, PINs, bearer tokens).
+// After a class's first page, its slot pages are mapped (and locked) this
+// many at a time.
 constexpr std::size_t kChunkBytes = 16 * 1024;
 
 // A free slot holds only the link to the next one (it was wiped first).
@@ -45,6 +44,7 @@ struct SizeClass {
   // The chunk each free slot came from decides whether it is locked; slots
   // of an unlocked chunk are handed out only when no locked one is free.
   FreeSlot* free_unlocked = nullptr;
+  std::size_t chunks = 0;
 };
 
 class Pool {
@@ -97,6 +97,8 @@ class Pool {
   }
 
  private:
+  static std::size_t PageSize() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
   static std::size_t ClassIndex(std::size_t n) {
     std::size_t i = 0;
     while (i < kSlotSizes.size() && kSlotSizes[i] < n) ++i;
@@ -114,21 +116,24 @@ class Pool {
   }
 
   void MapChunk(SizeClass& size_class, std::size_t slot) {
+    // A class's first chunk is one page: a process that keeps a key and a
+    // PIN needs a page per class it uses, not kChunkBytes.
+    const std::size_t bytes = size_class.chunks++ == 0 ? PageSize() : kChunkBytes;
     bool locked = false;
-    std::uint8_t* chunk = MapPages(kChunkBytes, locked);
+    std::uint8_t* chunk = MapPages(bytes, locked);
     FreeSlot*& head = locked ? size_class.free : size_class.free_unlocked;
-    for (std::size_t offset = kChunkBytes; offset >= slot; offset -= slot) {
+    for (std::size_t offset = bytes; offset >= slot; offset -= slot) {
       auto* free_slot = reinterpret_cast<FreeSlot*>(chunk + offset - slot);
       free_slot->next = head;
       head = free_slot;
       Poison(chunk + offset - slot + sizeof(FreeSlot), slot - sizeof(FreeSlot));
     }
-    mapped_bytes_.fetch_add(kChunkBytes, kRelaxed);
-    if (!locked) unlocked_bytes_.fetch_add(kChunkBytes, kRelaxed);
+    mapped_bytes_.fetch_add(bytes, kRelaxed);
+    if (!locked) unlocked_bytes_.fetch_add(bytes, kRelaxed);
   }
 
   Block AllocateLarge(std::size_t n) {
-    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t page = PageSize();
     const std::size_t bytes = (n + page - 1) / page * page;
     bool locked = false;
     std::uint8_t* data = MapPages(bytes, locked);

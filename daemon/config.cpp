@@ -252,7 +252,7 @@ void ReadAudit(const toml::table& table, Config& config, std::vector<std::string
   if (!a.dir.empty() && !std::filesystem::path(a.dir).is_absolute()) {
     r.Problem("dir", "must be an absolute path");
   }
-  // At most 1 GiB: after a crash, start-up reads the newest file whole.
+  // audit::kMaxAuditFileBytes: after a crash, start-up reads the newest file whole.
   r.Integer("max_file_bytes", a.max_file_bytes, 1 << 16, std::int64_t(1) << 30);
   r.Integer("checkpoint_every_events", a.checkpoint_every_events, 1, 100'000'000);
   r.Seconds("checkpoint_every_seconds", a.checkpoint_every, 1, 86'400);

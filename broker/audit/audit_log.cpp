@@ -53,7 +53,7 @@ AuditLog::~AuditLog() {
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
                                                  std::shared_ptr<CheckpointSigner> signer) {
   if (options.dir.empty() || options.max_file_bytes < 4096 ||
-      options.max_file_bytes > (1ull << 40) || options.max_queue == 0 ||
+      options.max_file_bytes > kMaxAuditFileBytes || options.max_queue == 0 ||
       options.append_timeout.count() <= 0 || options.retry_interval.count() <= 0) {
     return MakeError(ErrorCode::kInvalidArgument, "invalid audit log options");
   }

@@ -60,11 +60,14 @@
 namespace kmsd::audit {
 
 inline constexpr std::size_t kMaxQueryLimit = 1000;
+// After a crash, start-up reads the newest file whole: files stay below this.
+inline constexpr std::uint64_t kMaxAuditFileBytes = 1ull << 30;
 
 struct AuditLogOptions {
   std::filesystem::path dir;  // DIR/audit in the daemon; created (with parents) if missing
-  std::uint64_t max_file_bytes = 64ull << 20;  // rotate once a file reaches this size
-  std::uint64_t checkpoint_every = 1000;       // events; 0 = only by time and at Close
+  // Rotate once a file reaches this size; at most kMaxAuditFileBytes.
+  std::uint64_t max_file_bytes = 64ull << 20;
+  std::uint64_t checkpoint_every = 1000;  // events; 0 = only by time and at Close
   std::chrono::milliseconds checkpoint_interval{60'000};
   std::chrono::milliseconds append_timeout{2'000};  // bound of every Append wait
   std::chrono::milliseconds retry_interval{1'000};  // sink re-open attempts while unhealthy

@@ -31,8 +31,9 @@ std::optional<std::string> ReadWholeFile(const std::filesystem::path& path) {
       out.append(buf, static_cast<std::size_t>(n));
     }
   } catch (const std::bad_alloc&) {
-    // A file larger than memory (max_file_bytes allows 1 TiB) is unreadable
-    // here, reported as such; it must not end the process.
+    // A file larger than memory (one written before max_file_bytes was
+    // bounded to 1 GiB, or copied in) is unreadable here, reported as such;
+    // it must not end the process.
     ::close(fd);
     return std::nullopt;
   }

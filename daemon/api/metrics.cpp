@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/locked_pool.h"
+
 namespace kmsd::api {
 namespace {
 
@@ -191,12 +193,17 @@ std::string Metrics::RenderPrometheus() const {
       "kmsd_http_rejected_connections_total {}\n"
       "# HELP kmsd_tls_handshake_failures_total Failed TLS handshakes.\n"
       "# TYPE kmsd_tls_handshake_failures_total counter\n"
-      "kmsd_tls_handshake_failures_total {}\n",
+      "kmsd_tls_handshake_failures_total {}\n"
+      "# HELP kmsd_secret_memory_unlocked_bytes Memory for keys, PINs and tokens that "
+      "RLIMIT_MEMLOCK did not let kmsd lock (it may be swapped out).\n"
+      "# TYPE kmsd_secret_memory_unlocked_bytes gauge\n"
+      "kmsd_secret_memory_unlocked_bytes {}\n",
       authn_failures_.load(std::memory_order_relaxed),
       rate_limited_.load(std::memory_order_relaxed),
       open_connections_.load(std::memory_order_relaxed),
       rejected_connections_.load(std::memory_order_relaxed),
-      handshake_failures_.load(std::memory_order_relaxed));
+      handshake_failures_.load(std::memory_order_relaxed),
+      locked_pool::CurrentStats().unlocked_bytes);
   if (const auto* log = audit_log_.load()) {
     const auto stats = log->stats();
     out += fmt::format(

@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include "common/locked_pool.h"
 #include "common/scope_guard.h"
 #include "tests/e2e/api_stack.h"
 #include "tests/support/log_capture.h"
@@ -98,6 +99,9 @@ TEST_F(ApiOpsTest, HealthzReadyzAndMetricsAnswer) {
   EXPECT_NE(text.find("kmsd_authn_failures_total 1"), std::string::npos);
   EXPECT_NE(text.find("kmsd_audit_healthy 1"), std::string::npos);
   EXPECT_NE(text.find("kmsd_http_replies_total{status=\"201\"}"), std::string::npos);
+  EXPECT_NE(text.find("kmsd_secret_memory_unlocked_bytes " +
+                      std::to_string(locked_pool::CurrentStats().unlocked_bytes) + "\n"),
+            std::string::npos);
   // Never a tenant or principal as a label.
   EXPECT_EQ(text.find("acme"), std::string::npos);
   EXPECT_EQ(text.find("alice"), std::string::npos);

@@ -552,6 +552,28 @@ TEST_F(RecordStoreTest, SchemaTwoFileLosesItsUnusedIndexesAndKeepsItsRecords) {
   EXPECT_TRUE(store_->Insert(MakeRecord("tenant-a", "after-3")));
 }
 
+// Migration 3 frees only index pages, so it runs with secure_delete=FAST (a
+// large store would otherwise write every freed page again); the connection
+// that goes on to shred keys must have it back on.
+TEST_F(RecordStoreTest, SchemaThreeMigrationLeavesSecureDeleteOnForTheWriter) {
+  store_.reset();
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.Exec(kSchemaOneIndexes), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("DELETE FROM schema_version WHERE version = 3"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("PRAGMA user_version = 2"), SQLITE_OK);
+  }
+  auto conn = sqlite::Connection::Open(db_path(), {.create = false, .read_only = false});
+  ASSERT_TRUE(conn) << conn.error().message;
+  ASSERT_TRUE(sqlite::Migrate(**conn, kT1));
+  auto mode = (*conn)->Prepare("PRAGMA secure_delete");
+  ASSERT_TRUE(mode);
+  ASSERT_EQ(mode->Step(), SQLITE_ROW);
+  EXPECT_EQ(mode->Int64(0), 1);  // ON; FAST would read 2
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), 3);
+}
+
 TEST_F(RecordStoreTest, SpentJtisAreRefusedUntilTheyExpireAndSurviveReopening) {
   const Instant now = kT0;
   const Instant exp = now + std::chrono::minutes(10);
