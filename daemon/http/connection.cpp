@@ -5,11 +5,11 @@
 namespace kmsd::http {
 
 Response TransportErrorResponse(unsigned status, std::string_view code, std::string_view message) {
-  Response response;
-  response.status = status;
-  // Code and message are fixed strings of ours: no escaping is needed.
-  response.body = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message);
-  return response;
+  // Code and message are fixed strings of ours: no escaping is needed. The
+  // route may not be known yet (431, 413), so every such reply is no-store,
+  // as the API's own replies are.
+  return NoStoreReply(status,
+                      fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message));
 }
 
 void WipeString(std::string& s) noexcept {

@@ -34,7 +34,8 @@ namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 
-// The transport's own error replies use the contract's error body.
+// The transport's own error replies use the contract's error body and carry
+// Cache-Control: no-store.
 Response TransportErrorResponse(unsigned status, std::string_view code, std::string_view message);
 
 // Removes header values and bodies from memory once they are no longer needed

@@ -138,6 +138,9 @@ XksHttpError XksErrorToHttp(XksError error) noexcept {
 
 bool IsXksPath(std::string_view target) {
   target = target.substr(0, target.find('?'));
+  // /v1 is the API's: a context id may hold "/kms/xks/" (GET
+  // /v1/records/a/kms/xks/b), and no key store's prefix lies under /v1.
+  if (IsApiNamespace(target)) return false;
   return target.find("/kms/xks/") != std::string_view::npos || target.ends_with("/kms/xks");
 }
 

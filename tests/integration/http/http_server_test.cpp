@@ -110,6 +110,7 @@ TEST_F(HttpServerTest, BodyOverTheLimitGets413AndClose) {
   EXPECT_NE(reply->body.find(R"("code":"payload_too_large")"), std::string::npos);
   EXPECT_EQ(reply->Header("connection"), "close");
   EXPECT_EQ(reply->Header("content-type"), "application/json");
+  EXPECT_EQ(reply->Header("cache-control"), "no-store");
   EXPECT_TRUE(client.WaitClosed(5s));
   EXPECT_EQ(handler_.calls.load(), 0);
 }
@@ -149,6 +150,7 @@ TEST_F(HttpServerTest, HeadersOverTheLimitGet431AndClose) {
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 431u);
   EXPECT_FALSE(reply->Header("x-request-id").empty());
+  EXPECT_EQ(reply->Header("cache-control"), "no-store");
   EXPECT_TRUE(client.WaitClosed(5s));
   EXPECT_EQ(handler_.calls.load(), 0);
 }
@@ -182,6 +184,7 @@ TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400u);
   EXPECT_NE(reply->body.find("invalid_request"), std::string::npos);
+  EXPECT_EQ(reply->Header("cache-control"), "no-store");
   EXPECT_TRUE(client.WaitClosed(5s));
 }
 

@@ -8,6 +8,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr std::string_view kValid = R"toml(
 [server]
@@ -318,6 +319,15 @@ TEST(ConfigTest, XksProblemsAreNamedByPath) {
               Contains("xks.key_stores[0].credential: unknown key"));
   EXPECT_THAT(ProblemsOf(replaced("\"/keystores/eu1\"", "\"/keystores/eu1/\"")),
               Contains(HasSubstr("xks.key_stores[0].uri_path_prefix: must be")));
+  for (const char* under_api : {"\"/v1\"", "\"/v1/stores\""}) {
+    EXPECT_THAT(ProblemsOf(replaced("\"/keystores/eu1\"", under_api)),
+                Contains("xks.key_stores[0].uri_path_prefix: must not be /v1 or under it (the "
+                         "API's paths)"))
+        << under_api;
+  }
+  ConfigProblems v10_problems;
+  EXPECT_TRUE(ParseConfig(replaced("\"/keystores/eu1\"", "\"/v10\""), &v10_problems));
+  EXPECT_THAT(v10_problems.problems, IsEmpty());
   EXPECT_THAT(ProblemsOf(replaced("operations = [\"encrypt\"]", "operations = [\"sign\"]")),
               Contains(HasSubstr("xks.key_stores[0].keys[1].operations:")));
   EXPECT_THAT(ProblemsOf(replaced("id = \"encrypt.only_2\"", "id = \"key-1\"")),
