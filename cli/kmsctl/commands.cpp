@@ -18,6 +18,7 @@
 #include "cli/kmsctl/authz_claims.h"
 #include "cli/kmsctl/dev_mint.h"
 #include "cli/kmsctl/exit_codes.h"
+#include "cli/recording/fd_io.h"
 #include "cli/recording/file_crypto.h"
 #include "cli/recording/progress.h"
 #include "common/secret.h"
@@ -166,12 +167,29 @@ class Runner {
     return code;
   }
 
+  // Checked before the daemon is asked: a key record made for an output that
+  // cannot be written protects nothing, and a decrypt would spend its token.
+  // The probe is the temporary file the real write starts with, removed again.
+  std::optional<int> CheckOutputWritable() {
+    std::error_code ec;
+    if (fs::is_directory(s_.out, ec)) {
+      return Fail(kExitUsage, "the output " + s_.out + " is a directory");
+    }
+    auto probe = recording::AtomicOutput::Create(s_.out);
+    if (!probe) {
+      return Fail(kExitUsage,
+                  "cannot write the output " + s_.out + " (" + probe.error().message + ")");
+    }
+    return std::nullopt;
+  }
+
   int EncryptFile() {
     if (auto failed = Connect()) return *failed;
     std::error_code ec;
     if (!fs::is_regular_file(s_.in, ec)) {
       return Fail(kExitUsage, "the input " + s_.in + " is not a readable regular file");
     }
+    if (auto failed = CheckOutputWritable()) return *failed;
     client::GenerateRequest request{s_.asset_type, s_.asset_id, std::nullopt, std::nullopt};
     if (!s_.context_id.empty()) request.context_id = s_.context_id;
     auto key = client_->GenerateDataKey(request);
@@ -212,6 +230,7 @@ class Runner {
                                       ": the file was altered, or the token is for another file; " +
                                       s_.out + " was not written");
     }
+    if (auto failed = CheckOutputWritable()) return *failed;
     if (auto failed = Connect()) return *failed;
     auto key = client_->DecryptDataKey(*context_id, s_.authz);
     if (!key) return FailCall(key.error());

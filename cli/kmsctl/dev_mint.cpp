@@ -2,13 +2,16 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
 #include <charconv>
 #include <set>
 #include <system_error>
 
+#include "broker/jose/authorization_verifier.h"
 #include "broker/jose/dev_tokens.h"
+#include "broker/jose/identity_verifier.h"
 #include "broker/jose/signer.h"
 #include "common/base64.h"
 
@@ -38,6 +41,15 @@ std::string RandomJti() {
 
 std::int64_t Seconds(Instant t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// A TTL <= 0 asks for a token that kmsd refuses as expired. Its verifiers
+// accept a token until exp + leeway (60 s by default, docs/tokens.md), so
+// exp goes back that much further: --ttl=-1s is expired, not 59 s valid.
+std::chrono::seconds ExpiredByLeeway(std::chrono::seconds ttl) {
+  if (ttl.count() > 0) return ttl;
+  return ttl - std::max(jose::AuthorizationVerifierConfig{}.leeway,
+                        jose::IdentityVerifierConfig{}.leeway);
 }
 
 }  // namespace
@@ -89,7 +101,7 @@ Result<std::string> MintDevToken(const DevTokenSpec& spec) {
   }
   auto signer = LoadSigner(spec.data_dir / kDevIdpKeyFile, kDevIdpKid);
   if (!signer) return signer.error();
-  const std::int64_t exp = Seconds(spec.now) + spec.ttl.count();
+  const std::int64_t exp = Seconds(spec.now) + ExpiredByLeeway(spec.ttl).count();
   const std::int64_t iat = spec.ttl.count() > 0 ? Seconds(spec.now) : exp - 60;
   boost::json::array roles;
   for (const auto& role : spec.roles) roles.emplace_back(role);
@@ -117,7 +129,7 @@ Result<std::string> MintDevAuthz(const DevAuthzSpec& spec) {
   token.tenant = spec.tenant;
   token.context_id = spec.context_id;
   token.subject = spec.subject;
-  token.ttl = spec.ttl;
+  token.ttl = ExpiredByLeeway(spec.ttl);
   token.now = spec.now;
   token.jti = RandomJti();
   return jose::dev::MintAuthorizationToken(*signer, token);

@@ -48,7 +48,9 @@ struct DevTokenSpec {
 
 // Reads DIR/dev-idp.key (ES256, or EdDSA if that is what the file holds) and
 // signs {iss, aud, sub, tenant, roles, iat, nbf, exp, jti}; kid "dev-idp".
-// For ttl <= 0, iat = nbf = exp - 60 s so the token reads as expired.
+// For ttl <= 0, exp = now + ttl - 60 s (kmsd's default leeway: the token is
+// refused as expired, even for --ttl=0s) and iat = nbf = exp - 60 s, so the
+// token reads as expired, not malformed.
 // Errors: kNotFound/kPermissionDenied/kInvalidArgument for the key file.
 Result<std::string> MintDevToken(const DevTokenSpec& spec);
 
@@ -62,7 +64,8 @@ struct DevAuthzSpec {
 };
 
 // Reads DIR/dev-storage-signer.key and signs {iss, aud, ctx, tenant, iat,
-// exp, jti (random), sub?}; kid "dev-storage-signer".
+// exp, jti (random), sub?}; kid "dev-storage-signer". A ttl <= 0 is expired
+// by kmsd's default leeway too, as for MintDevToken.
 Result<std::string> MintDevAuthz(const DevAuthzSpec& spec);
 
 }  // namespace kmsd::kmsctl

@@ -219,6 +219,28 @@ TEST_F(KmsctlFileTest, NotAnEncryptedFileExitsSixWithoutAskingTheDaemon) {
   EXPECT_FALSE(std::filesystem::exists(Path("back.bin")));
 }
 
+// An output that cannot be written is found before the daemon is asked: a
+// key record for it would protect nothing, and a decrypt would spend the
+// authorization token for nothing.
+TEST_F(KmsctlFileTest, UnwritableOutputExitsTwoWithoutAskingTheDaemon) {
+  ASSERT_EQ(Kmsctl(daemon_.url(), {"encrypt-file", Path("plain.bin"), Path("c.kmsenc"),
+                                   "--asset-type", "recording", "--asset-id", "a"})
+                .exit_code,
+            kExitOk);
+  const int asked = daemon_.requests();
+  const std::string no_dir = Path("missing-dir") + "/out";
+  for (const std::string& out : {no_dir, dir_.path().string()}) {
+    auto enc = Kmsctl(daemon_.url(), {"encrypt-file", Path("plain.bin"), out, "--asset-type",
+                                      "recording", "--asset-id", "a"});
+    EXPECT_EQ(enc.exit_code, kExitUsage) << enc.err;
+    EXPECT_NE(enc.err.find(out), std::string::npos) << enc.err;
+    auto dec = Kmsctl(daemon_.url(), {"decrypt-file", Path("c.kmsenc"), out, "--authz", "t"});
+    EXPECT_EQ(dec.exit_code, kExitUsage) << dec.err;
+  }
+  EXPECT_EQ(daemon_.requests(), asked);
+  EXPECT_FALSE(std::filesystem::exists(no_dir));
+}
+
 TEST(KmsctlAuditVerifyTest, MissingPathIsNamedNotTheKeyDerivedFromIt) {
   const auto result = RunProcess({KMSCTL_PATH, "audit", "verify", "/nonexistent/audit"});
   EXPECT_EQ(result.exit_code, kExitUsage);

@@ -129,6 +129,24 @@ TEST_F(DevMintTest, NegativeTtlAuthzReadsAsExpired) {
   EXPECT_EQ(claims.error().code, ErrorCode::kInvalidAuthorizationToken);
 }
 
+// The verifiers' 60 s leeway must not turn a small negative TTL into a valid
+// token: docs/kmsctl.md promises an expired one for every TTL <= 0.
+TEST_F(DevMintTest, TtlWithinTheLeewayIsExpiredToo) {
+  for (auto ttl : {-1s, 0s, -59s}) {
+    auto authz = MintDevAuthz({dir_.path(), "acme", "ctx-1", std::nullopt, ttl, now_});
+    ASSERT_TRUE(authz);
+    auto claims = AuthzVerifier()->Verify(*authz, {"acme", "bob", "ctx-1"}, now_);
+    ASSERT_FALSE(claims) << ttl.count();
+    EXPECT_NE(claims.error().message.find("expired"), std::string::npos) << claims.error().message;
+
+    auto bearer = MintDevToken({dir_.path(), "acme", "alice", {"admin"}, ttl, now_});
+    ASSERT_TRUE(bearer);
+    auto identity = IdentityVerifier().Verify(*bearer, now_);
+    ASSERT_FALSE(identity) << ttl.count();
+    EXPECT_EQ(identity.error().code, ErrorCode::kUnauthenticated);
+  }
+}
+
 TEST_F(DevMintTest, MissingKeyFileIsNotFound) {
   kmsd::testing::TempDir empty{"kmsctl-empty"};
   auto token = MintDevToken({empty.path(), "acme", "alice", {"admin"}, 1h, now_});
