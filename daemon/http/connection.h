@@ -179,6 +179,11 @@ class Connection final : public ConnectionBase,
       ReplyAndClose(431, "headers_too_large", "request header fields exceed the limit");
       return;
     }
+    if (!OnlyChunkedTransferCoding(parser_->get())) {
+      ReplyAndClose(501, "not_implemented",
+                    "transfer codings other than chunked are not supported");
+      return;
+    }
     const auto expect = parser_->get()[bhttp::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
       continue_.emplace(bhttp::status::continue_, parser_->get().version());
@@ -287,6 +292,24 @@ class Connection final : public ConnectionBase,
            beast::iequals(name, "Connection") || beast::iequals(name, "Transfer-Encoding") ||
            beast::iequals(name, "X-Request-Id");
   }
+  // Beast undoes chunked framing only: a body sent as "gzip, chunked" would
+  // reach the handler still encoded, read otherwise than by a proxy that
+  // decodes it. So chunked, once, is the only transfer coding taken (RFC 9112
+  // §6.1: 501 for a coding the server does not understand).
+  static bool OnlyChunkedTransferCoding(const bhttp::fields& fields) {
+    int codings = 0;
+    for (const auto& field : fields) {
+      if (field.name() != bhttp::field::transfer_encoding) continue;
+      std::string_view value = field.value();
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
+      if (++codings > 1 || !beast::iequals(value, "chunked")) return false;
+    }
+    return true;
+  }
+
   static bool IsSafeHeaderText(std::string_view s) {
     return s.find_first_of("\r\n", 0) == std::string_view::npos && s.find('\0') == s.npos;
   }

@@ -143,6 +143,31 @@ TEST_F(HttpServerTest, ChunkedBodyWithinTheLimitIsAccepted) {
   EXPECT_EQ(reply->body, "hello world");
 }
 
+// Only chunked framing is undone; a body in another transfer coding would
+// reach the handler still encoded, so it is refused before it is read.
+TEST_F(HttpServerTest, TransferCodingOtherThanChunkedGets501AndClose) {
+  StartServer(LoopbackConfig());
+  TestClient client = Connect();
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                  "5\r\nhello\r\n0\r\n\r\n"));
+  auto reply = client.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 501u);
+  EXPECT_NE(reply->body.find(R"("code":"not_implemented")"), std::string::npos) << reply->body;
+  EXPECT_TRUE(client.WaitClosed(5s));
+  EXPECT_EQ(handler_.calls.load(), 0);
+
+  TestClient any_case = Connect();
+  ASSERT_TRUE(
+      any_case.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                    "5\r\nhello\r\n0\r\n\r\n"));
+  auto accepted = any_case.Read();
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200u);
+  EXPECT_EQ(accepted->body, "hello");
+}
+
 TEST_F(HttpServerTest, HeadersOverTheLimitGet431AndClose) {
   StartServer(LoopbackConfig());
   TestClient client = Connect();
