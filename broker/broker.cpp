@@ -116,9 +116,13 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
                      "asset_id must be 1-256 visible ASCII characters, no '*'");
   }
   std::string context_id;
+  std::optional<ContextIdLocks::Guard> id_lock;
   if (request.context_id) {
     if (auto valid = store::ValidateContextId(*request.context_id); !valid) return valid.error();
     context_id = *request.context_id;
+    // Held to the insert: a concurrent request for the same id waits for
+    // this one's outcome instead of being audited as a second release.
+    id_lock.emplace(context_id_locks_.Lock(caller.tenant, context_id));
     // A reused id is refused (and audited) before any key exists; two
     // concurrent requests for one new id are told apart by the insert.
     if (auto existing = store_.Find(caller.tenant, context_id); existing) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "broker/audit/audit_event.h"
+#include "broker/context_id_locks.h"
 #include "broker/jose/authorization_verifier.h"
 #include "broker/kek_manager.h"
 #include "broker/policy_registry.h"
@@ -168,6 +169,7 @@ class Broker {
   const Clock& clock_;
   KekManager keks_;
   PolicyRegistry policies_;
+  ContextIdLocks context_id_locks_;
 };
 
 }  // namespace kmsd::broker

@@ -1,5 +1,7 @@
 #include "broker/policy_registry.h"
 
+#include <spdlog/spdlog.h>
+
 #include <vector>
 
 namespace kmsd::broker {
@@ -20,7 +22,15 @@ Result<std::shared_ptr<const policy::CompiledPolicy>> PolicyRegistry::Get(std::s
   if (!row) return row.error();
   const std::string_view text = *row ? std::string_view((*row)->document_json) : kBuiltInDefault;
   auto compiled = policy::ParsePolicyDocument(text);
-  if (!compiled) return MakeError(ErrorCode::kInternal, "stored policy no longer parses");
+  if (!compiled) {
+    // Every request of the tenant fails closed (500) until an admin stores a
+    // document that parses: the operator must hear of it.
+    spdlog::error(
+        "stored policy v{} of tenant {} no longer parses; the tenant's requests are "
+        "refused until a valid policy is stored",
+        *row ? (*row)->version : 0, tenant);
+    return MakeError(ErrorCode::kInternal, "stored policy no longer parses");
+  }
   if (*row) compiled->SetVersion((*row)->version, (*row)->updated_at);
   auto shared = std::make_shared<const policy::CompiledPolicy>(std::move(*compiled));
   std::lock_guard lock(mutex_);

@@ -67,7 +67,14 @@ Result<Instant> ParseRfc3339(std::string_view text) {
   if (pos != text.size()) return Invalid();
 
   const auto local = sys_days(date) + hours(h) + minutes(mi) + seconds(s) + microseconds(micros);
-  return Instant(local - minutes(offset_minutes));
+  const Instant instant(local - minutes(offset_minutes));
+  // An offset can carry 9999-12-31T23:59:59-00:01 into year 10000 (or year
+  // 0001 back into 0000): refused, since its canonical UTC text would be
+  // neither RFC 3339 nor parseable here again.
+  constexpr auto kFirst = sys_days(year{1} / January / 1);
+  constexpr auto kEnd = sys_days(year{10000} / January / 1);
+  if (instant < kFirst || instant >= kEnd) return Invalid();
+  return instant;
 }
 
 std::string FormatRfc3339(Instant instant) {

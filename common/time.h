@@ -18,7 +18,8 @@ namespace kmsd {
 using Instant = std::chrono::sys_time<std::chrono::microseconds>;
 
 // Fails with kInvalidArgument on anything that is not an RFC 3339 date-time
-// between years 0001 and 9999.
+// whose UTC instant lies in the years 0001 to 9999, so that FormatRfc3339 of
+// every parsed instant parses again.
 Result<Instant> ParseRfc3339(std::string_view text);
 std::string FormatRfc3339(Instant instant);
 

@@ -11,6 +11,8 @@
 #include <initializer_list>
 #include <set>
 #include <stdexcept>
+#include <tuple>
+#include <vector>
 
 #include "common/json/strict_json.h"
 #include "policy/duplicate_keys.h"
@@ -208,6 +210,9 @@ std::vector<ZoneMask> Validator::Windows(const bj::value& v, const std::string& 
     Add(path, ProblemCode::kTooMany);
     return masks;
   }
+  // The windows seen so far, days sorted: a repeat is a duplicate value,
+  // however its days are ordered.
+  std::vector<std::tuple<std::vector<int>, int, int, const date::time_zone*>> seen;
   for (std::size_t i = 0; i < a.size(); ++i) {
     const std::string wpath = Index(path, i);
     const bj::object* w = Object(a[i], wpath);
@@ -247,6 +252,14 @@ std::vector<ZoneMask> Validator::Windows(const bj::value& v, const std::string& 
       }
     }
     if (days.empty() || !start || !end || zone == nullptr) continue;
+    std::vector<int> sorted_days = days;
+    std::sort(sorted_days.begin(), sorted_days.end());
+    auto key = std::make_tuple(std::move(sorted_days), *start, *end, zone);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      Add(wpath, ProblemCode::kDuplicateValue);
+      continue;
+    }
+    seen.push_back(std::move(key));
     auto it = std::find_if(masks.begin(), masks.end(), [&](auto& m) { return m.zone == zone; });
     if (it == masks.end()) it = masks.insert(masks.end(), ZoneMask{zone, {}});
     MarkWindow(it->minutes, days, *start, *end);

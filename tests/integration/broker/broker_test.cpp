@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <regex>
 #include <set>
 #include <thread>
@@ -576,6 +577,42 @@ TEST_F(BrokerTest, PolicyChangesAndDestructionsAreAuditedWithTheirVersion) {
   }
   EXPECT_EQ(versions, (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(destructions, 1);  // the refused second destroy changed nothing
+}
+
+// Racing generates for one new client-chosen id: one key is released and
+// audited as such; each loser is one conflict, never an "allow" event.
+TEST_F(BrokerTest, RacingGeneratesForOneContextIdAuditOneRelease) {
+  const Caller caller = BrokerHarness::CallerOf("acme", kAllRoles);
+  constexpr int kRacers = 8;
+  std::atomic<int> released{0}, conflicts{0};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < kRacers; ++i) {
+    racers.emplace_back([&] {
+      auto reply = broker().Generate(caller, {"recording", "a", std::string("race/1")});
+      if (reply) {
+        released.fetch_add(1);
+      } else if (reply.error().code == ErrorCode::kConflict) {
+        conflicts.fetch_add(1);
+      }
+    });
+  }
+  for (auto& racer : racers) racer.join();
+  EXPECT_EQ(released.load(), 1);
+  EXPECT_EQ(conflicts.load(), kRacers - 1);
+
+  auto events = harness_->audit_log().Query("acme", 0, 1000);
+  ASSERT_TRUE(events);
+  int allowed = 0, refused = 0;
+  for (const auto& event : *events) {
+    if (event.operation != audit::Operation::kGenerate || event.context_id != "race/1") continue;
+    if (event.decision == audit::Decision::kAllow) ++allowed;
+    if (event.decision == audit::Decision::kDeny) {
+      ++refused;
+      EXPECT_EQ(event.error, ErrorCode::kConflict);
+    }
+  }
+  EXPECT_EQ(allowed, 1);
+  EXPECT_EQ(refused, kRacers - 1);
 }
 
 }  // namespace

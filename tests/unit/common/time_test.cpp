@@ -43,5 +43,22 @@ TEST(Rfc3339Test, RejectsMalformedText) {
   }
 }
 
+// An offset must not carry the UTC instant out of years 0001-9999: its
+// canonical text would not parse again (a stored policy did not reload).
+TEST(Rfc3339Test, OffsetsThatLeaveTheYearRangeAreRefused) {
+  for (const char* beyond : {"9999-12-31T23:59:59-00:01", "9999-12-31T23:30:00-23:59",
+                             "0001-01-01T00:00:00+00:01", "0001-01-01T00:59:59.999999+01:00"}) {
+    EXPECT_FALSE(ParseRfc3339(beyond)) << beyond;
+  }
+  for (const char* edge : {"9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z",
+                           "0001-01-01T01:00:00+01:00", "9999-12-31T22:59:59-01:00"}) {
+    const auto parsed = ParseRfc3339(edge);
+    ASSERT_TRUE(parsed) << edge;
+    const auto again = ParseRfc3339(FormatRfc3339(*parsed));
+    ASSERT_TRUE(again) << FormatRfc3339(*parsed);
+    EXPECT_EQ(*again, *parsed);
+  }
+}
+
 }  // namespace
 }  // namespace kmsd

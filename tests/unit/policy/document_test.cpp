@@ -168,6 +168,20 @@ TEST(PolicyDocument, RejectsEachProblemWithItsPath) {
         {"rules[0].outside_windows[1].time_zone", P::kUnknownTimeZone},
         {"rules[0].outside_windows[2]", P::kUnknownField},
         {"rules[0].outside_windows[2].time_zone", P::kUnknownTimeZone}}},
+      {"repeated windows, days in another order too",
+       OneRule(R"("within_windows":[{"days":["mon","tue"],"start":"08:00","end":"09:00",)"
+               R"("time_zone":"UTC"},{"days":["tue","mon"],"start":"08:00","end":"09:00",)"
+               R"("time_zone":"UTC"},{"days":["mon"],"start":"08:00","end":"09:00",)"
+               R"("time_zone":"UTC"}],"outside_windows":[{"days":["sun"],"start":"01:00",)"
+               R"("end":"02:00","time_zone":"Europe/Berlin"},{"days":["sun"],"start":"01:00",)"
+               R"("end":"02:00","time_zone":"Europe/Berlin"}])"),
+       {{"rules[0].within_windows[1]", P::kDuplicateValue},
+        {"rules[0].outside_windows[1]", P::kDuplicateValue}}},
+      {"instants that an offset carries out of years 0001-9999",
+       OneRule(R"("not_before":"9999-12-31T23:59:59-00:01","created_between":)"
+               R"({"start":"0001-01-01T00:00:00+00:01","end":"2026-01-01T00:00:00Z"})"),
+       {{"rules[0].created_between.start", P::kInvalidInstant},
+        {"rules[0].not_before", P::kInvalidInstant}}},
       {"window missing fields",
        OneRule(R"("within_windows":[{}])"),
        {{"rules[0].within_windows[0].days", P::kMissingField},
