@@ -91,6 +91,18 @@ Status Broker::AdmitTenant(std::string_view tenant) const {
   return {};
 }
 
+Status Broker::AdmitAdminChange(const Caller& caller, audit::Operation operation,
+                                std::string_view context_id) {
+  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
+  if (HasRole(caller, policy::kRoleAdmin)) return {};
+  audit::AuditEvent event = EventFor(caller, operation, clock_.Now());
+  event.context_id = std::string(context_id);
+  event.decision = audit::Decision::kDeny;
+  event.error = ErrorCode::kPermissionDenied;
+  if (auto audited = Audit(std::move(event)); !audited) return audited.error();
+  return Forbidden();
+}
+
 Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateRequest& request) {
   const Instant now = clock_.Now();
   audit::AuditEvent event = EventFor(caller, audit::Operation::kGenerate, now);
@@ -262,9 +274,14 @@ Result<RecordInfo> Broker::GetRecord(const Caller& caller, std::string_view cont
 }
 
 Status Broker::DestroyRecord(const Caller& caller, std::string_view context_id) {
-  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
-  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
-  if (auto valid = store::ValidateContextId(context_id); !valid) return valid.error();
+  // The role is checked first; a refusal names the id only when it is one.
+  const auto valid = store::ValidateContextId(context_id);
+  if (auto admitted = AdmitAdminChange(caller, audit::Operation::kDestroyRecord,
+                                       valid ? context_id : std::string_view());
+      !admitted) {
+    return admitted.error();
+  }
+  if (!valid) return valid.error();
   const Instant now = clock_.Now();
   auto record = store_.Find(caller.tenant, context_id);
   if (!record) return record.error();
@@ -296,8 +313,9 @@ Result<std::vector<store::KekVersionInfo>> Broker::ListKeks(const Caller& caller
 }
 
 Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
-  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
-  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
+  if (auto admitted = AdmitAdminChange(caller, audit::Operation::kRotateKek); !admitted) {
+    return admitted.error();
+  }
   // Audited before the change (no KEK appears unaudited), the new version
   // in a second event once it exists.
   audit::AuditEvent event = EventFor(caller, audit::Operation::kRotateKek, clock_.Now());
@@ -312,8 +330,9 @@ Result<store::KekVersionInfo> Broker::RotateKek(const Caller& caller) {
 
 Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint32_t version,
                                                 bool force) {
-  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
-  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
+  if (auto admitted = AdmitAdminChange(caller, audit::Operation::kDestroyKek); !admitted) {
+    return admitted.error();
+  }
   // Audited before anything is shredded; the count in a second event.
   audit::AuditEvent event = EventFor(caller, audit::Operation::kDestroyKek, clock_.Now());
   event.decision = audit::Decision::kAllow;
@@ -328,8 +347,9 @@ Result<std::uint64_t> Broker::DestroyKekVersion(const Caller& caller, std::uint3
 }
 
 Result<RewrapProgress> Broker::RewrapStep(const Caller& caller, std::size_t batch) {
-  if (!HasRole(caller, policy::kRoleAdmin)) return Forbidden();
-  if (auto known = AdmitTenant(caller.tenant); !known) return known.error();
+  if (auto admitted = AdmitAdminChange(caller, audit::Operation::kRewrap); !admitted) {
+    return admitted.error();
+  }
   auto versions = keks_.List(caller.tenant);
   if (!versions) return versions.error();
   auto service = keks_.KeyServiceFor(caller.tenant);
@@ -416,9 +436,9 @@ Result<std::shared_ptr<const policy::CompiledPolicy>> Broker::GetPolicy(const Ca
 
 boost::system::result<std::shared_ptr<const policy::CompiledPolicy>, policy::PolicyError>
 Broker::PutPolicy(const Caller& caller, std::string_view document_json) {
-  if (!HasRole(caller, policy::kRoleAdmin)) return policy::PolicyError{Forbidden(), {}};
-  if (auto known = AdmitTenant(caller.tenant); !known)
-    return policy::PolicyError{known.error(), {}};
+  if (auto admitted = AdmitAdminChange(caller, audit::Operation::kPolicyChange); !admitted) {
+    return policy::PolicyError{admitted.error(), {}};
+  }
   const Instant now = clock_.Now();
   audit::AuditEvent event = EventFor(caller, audit::Operation::kPolicyChange, now);
   event.decision = audit::Decision::kAllow;

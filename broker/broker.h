@@ -157,6 +157,12 @@ class Broker {
   audit::AuditEvent EventFor(const Caller& caller, audit::Operation operation, Instant now) const;
   // Appends `event`; on failure the caller's flow fails closed with it.
   Status Audit(audit::AuditEvent event);
+  // Admits the tenant, then the admin role of a change (record or KEK
+  // destruction, rotation, rewrap, policy). A caller without it is refused
+  // and audited, as the data flows' role refusals are: attempts on keys
+  // belong in the trail.
+  Status AdmitAdminChange(const Caller& caller, audit::Operation operation,
+                          std::string_view context_id = {});
   // The second event of a change audited before it was made: its result
   // (`reason`), or "not done" with the error code. Best effort.
   void AuditOutcome(audit::AuditEvent event, const Status& outcome, std::string reason);

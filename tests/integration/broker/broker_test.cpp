@@ -157,6 +157,44 @@ TEST_F(BrokerTest, RolesGateEveryOperation) {
   EXPECT_TRUE(broker().GetRecord(decrypt_only, generated.context_id));
 }
 
+// Refused changes to keys and policy are in the trail, as refused releases
+// are, and change nothing.
+TEST_F(BrokerTest, ChangesRefusedForTheRoleAreAuditedAndChangeNothing) {
+  auto generated = Generate(BrokerHarness::CallerOf("acme", kRoleEncrypt));
+  const Caller not_admin = BrokerHarness::CallerOf("acme", kRoleEncrypt | kRoleDecrypt, "mallory");
+  EXPECT_EQ(broker().DestroyRecord(not_admin, generated.context_id).error().code,
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker().DestroyRecord(not_admin, "bad id").error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker().RotateKek(not_admin).error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker().DestroyKekVersion(not_admin, 1, true).error().code,
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker().RewrapStep(not_admin, 10).error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(broker().PutPolicy(not_admin, R"({"default":"deny","rules":[]})").error().error.code,
+            ErrorCode::kPermissionDenied);
+
+  auto events = harness_->audit_log().Query("acme", 0, 1000);
+  ASSERT_TRUE(events);
+  std::vector<std::pair<audit::Operation, std::string>> refused;
+  for (const auto& event : *events) {
+    if (event.principal != "mallory") continue;
+    EXPECT_EQ(event.decision, audit::Decision::kDeny);
+    EXPECT_EQ(event.error, ErrorCode::kPermissionDenied);
+    refused.emplace_back(event.operation, event.context_id);
+  }
+  using audit::Operation;
+  EXPECT_EQ(refused, (std::vector<std::pair<Operation, std::string>>{
+                         {Operation::kDestroyRecord, generated.context_id},
+                         {Operation::kDestroyRecord, ""},
+                         {Operation::kRotateKek, ""},
+                         {Operation::kDestroyKek, ""},
+                         {Operation::kRewrap, ""},
+                         {Operation::kPolicyChange, ""}}));
+  EXPECT_TRUE(Decrypt(BrokerHarness::CallerOf("acme", kRoleDecrypt), generated.context_id));
+  auto keks = broker().ListKeks(BrokerHarness::CallerOf("acme", kRoleAdmin));
+  ASSERT_TRUE(keks);
+  EXPECT_EQ(keks->size(), 1u);
+}
+
 TEST_F(BrokerTest, TenantBNeitherFindsNorDecryptsTenantARecords) {
   auto generated = Generate(BrokerHarness::CallerOf("acme", kAllRoles));
   const Caller globex = BrokerHarness::CallerOf("globex", kAllRoles);
