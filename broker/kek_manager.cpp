@@ -121,6 +121,14 @@ Result<std::vector<store::KekVersionInfo>> KekManager::List(std::string_view ten
 
 Result<std::uint64_t> KekManager::DestroyVersion(std::string_view tenant, std::uint32_t version,
                                                  bool force) {
+  // A version the store never had is refused before Lock, which would create
+  // a new tenant's first KEK: a refused request must change nothing.
+  auto known = store_.ListKekVersions(tenant);
+  if (!known) return known.error();
+  if (std::none_of(known->begin(), known->end(),
+                   [&](const auto& v) { return v.version == version; })) {
+    return MakeError(ErrorCode::kNotFound, "store: unknown KEK version");
+  }
   auto locked = Lock(tenant);
   if (!locked) return locked.error();
   auto& [service, state, lock] = *locked;

@@ -195,6 +195,21 @@ TEST_F(BrokerTest, ChangesRefusedForTheRoleAreAuditedAndChangeNothing) {
   EXPECT_EQ(keks->size(), 1u);
 }
 
+// Destroying a version a tenant never had is refused and provisions nothing
+// (it created the tenant's first KEK before refusing it as current).
+TEST_F(BrokerTest, DestroyingAVersionOfANewTenantCreatesNoKek) {
+  const Caller admin = BrokerHarness::CallerOf("newco", kAllRoles);
+  for (std::uint32_t version : {1u, 2u}) {
+    auto refused = broker().DestroyKekVersion(admin, version, true);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kNotFound);
+  }
+  auto keks = broker().ListKeks(admin);
+  ASSERT_TRUE(keks);
+  EXPECT_TRUE(keks->empty());
+  EXPECT_EQ(Generate(admin).key_version, 1u);  // the first use still provisions v1
+}
+
 TEST_F(BrokerTest, TenantBNeitherFindsNorDecryptsTenantARecords) {
   auto generated = Generate(BrokerHarness::CallerOf("acme", kAllRoles));
   const Caller globex = BrokerHarness::CallerOf("globex", kAllRoles);
