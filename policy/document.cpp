@@ -40,6 +40,9 @@ std::string Index(const std::string& path, std::size_t i) {
 // that nothing odd (paths, "..") reaches the tz library.
 bool LooksLikeZoneName(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '/' || name.back() == '/') return false;
+  // Files of the OS database that name no IANA zone but follow the host's
+  // settings (/etc/localtime): a policy must mean the same on every host.
+  if (name == "localtime" || name == "posixrules") return false;
   if (name.find("..") != std::string_view::npos || name.find("//") != std::string_view::npos) {
     return false;
   }

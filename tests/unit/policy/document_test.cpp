@@ -159,7 +159,8 @@ TEST(PolicyDocument, RejectsEachProblemWithItsPath) {
        OneRule(R"("outside_windows":[{"days":["mon","Tue"],"start":"08:00","end":"08:00",)"
                R"("time_zone":"Europe/Berlin"},{"days":[],"start":"24:00","end":"25:00",)"
                R"("time_zone":"Mars/Olympus_Mons"},{"days":["sun"],"start":"01:00",)"
-               R"("end":"02:00","time_zone":"../../etc/passwd","tz":1}])"),
+               R"("end":"02:00","time_zone":"../../etc/passwd","tz":1},{"days":["sat"],)"
+               R"("start":"01:00","end":"02:00","time_zone":"localtime"}])"),
        {{"rules[0].outside_windows[0].days[1]", P::kInvalidDay},
         {"rules[0].outside_windows[0].end", P::kEmptyWindow},
         {"rules[0].outside_windows[1].days", P::kEmptyList},
@@ -167,7 +168,8 @@ TEST(PolicyDocument, RejectsEachProblemWithItsPath) {
         {"rules[0].outside_windows[1].end", P::kInvalidTimeOfDay},
         {"rules[0].outside_windows[1].time_zone", P::kUnknownTimeZone},
         {"rules[0].outside_windows[2]", P::kUnknownField},
-        {"rules[0].outside_windows[2].time_zone", P::kUnknownTimeZone}}},
+        {"rules[0].outside_windows[2].time_zone", P::kUnknownTimeZone},
+        {"rules[0].outside_windows[3].time_zone", P::kUnknownTimeZone}}},
       {"repeated windows, days in another order too",
        OneRule(R"("within_windows":[{"days":["mon","tue"],"start":"08:00","end":"09:00",)"
                R"("time_zone":"UTC"},{"days":["tue","mon"],"start":"08:00","end":"09:00",)"
