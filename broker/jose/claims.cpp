@@ -9,9 +9,13 @@ namespace {
 
 constexpr std::int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z
 
+// C0, DEL and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F; the JSON parser has
+// checked that the text is UTF-8).
 bool HasControlChars(std::string_view s) {
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f) return true;
+    if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9f) return true;
   }
   return false;
 }

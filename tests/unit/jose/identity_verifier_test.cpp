@@ -157,6 +157,16 @@ TEST_F(IdentityVerifierTest, WrongIssuerOrAudienceIsRefused) {
   EXPECT_TRUE(verifier_.Verify(Mint(claims), kNow));
 }
 
+TEST_F(IdentityVerifierTest, PrincipalsMayBeAnyTextButControlCharacters) {
+  for (const char* sub : {"alice smith", "caf\u00e9", "\u00a0nbsp", "\u00c2"}) {
+    auto claims = Claims();
+    claims["sub"] = sub;
+    auto identity = verifier_.Verify(Mint(claims), kNow);
+    ASSERT_TRUE(identity) << sub;
+    EXPECT_EQ(identity->principal, sub);
+  }
+}
+
 TEST_F(IdentityVerifierTest, RequiredClaimsMissingOrMistypedAreRefused) {
   for (const char* name : {"exp", "sub", "tenant", "iss", "aud"}) {
     auto claims = Claims();
@@ -164,9 +174,22 @@ TEST_F(IdentityVerifierTest, RequiredClaimsMissingOrMistypedAreRefused) {
     ExpectRefused(verifier_.Verify(Mint(claims), kNow), kCode, TokenFailure::kMissingClaim);
   }
   const std::pair<const char*, boost::json::value> mistyped[] = {
-      {"exp", "soon"}, {"exp", -1},       {"exp", 1e300}, {"nbf", true},
-      {"sub", 42},     {"sub", ""},       {"iat", "now"}, {"tenant", "../other"},
-      {"tenant", ""},  {"tenant", "a b"}, {"iss", 1}};
+      {"exp", "soon"},
+      {"exp", -1},
+      {"exp", 1e300},
+      {"nbf", true},
+      {"sub", 42},
+      {"sub", ""},
+      {"iat", "now"},
+      {"tenant", "../other"},
+      {"tenant", ""},
+      {"tenant", "a b"},
+      {"iss", 1},
+      // Control characters of every range: C0, DEL and C1 (U+0085, U+009F).
+      {"sub", "a\tb"},
+      {"sub", "a\x7f"},
+      {"sub", "a\u0085b"},
+      {"sub", "a\u009f"}};
   for (const auto& [name, value] : mistyped) {
     auto claims = Claims();
     claims[name] = value;
