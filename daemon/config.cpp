@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "broker/tenant_router.h"
+
 namespace kmsd::daemon {
 namespace {
 
@@ -286,6 +288,9 @@ void ReadAuthorization(const toml::table& table, Config& config,
                        std::vector<std::string>& problems) {
   TableReader r(table, "authorization", problems);
   r.String("broker_id", config.authorization.broker_id);
+  // The `aud` every authorization token must carry: empty would accept
+  // tokens minted for no broker at all.
+  if (config.authorization.broker_id.empty()) r.Problem("broker_id", "must not be empty");
   r.Seconds("max_lifetime_seconds", config.authorization.max_lifetime, 1, 3600);
   r.Seconds("leeway_seconds", config.authorization.leeway, 0, 600);
 }
@@ -319,6 +324,11 @@ void ReadTenants(const toml::array& array, Config& config, std::vector<std::stri
     r.String("signers_issuer", tenant.signers_issuer, true);
     r.Number("rate_limit_rps", tenant.rate_limit_rps, 0, 1e6);
     r.Number("rate_limit_burst", tenant.rate_limit_burst, 0, 1e7);
+    if (!tenant.name.empty() && !broker::IsValidTenantName(tenant.name))
+      r.Problem("name", "must be 1..64 of A-Z a-z 0-9 . _ -, not starting with _ or .");
+    if (!tenant.signers_jwks_file.empty() &&
+        !std::filesystem::path(tenant.signers_jwks_file).is_absolute())
+      r.Problem("signers_jwks_file", "must be an absolute path");
     if (!tenant.name.empty() && !names.insert(tenant.name).second)
       r.Problem("name", "is used twice");
     const bool token_known = std::any_of(config.tokens.begin(), config.tokens.end(),

@@ -130,6 +130,27 @@ void ReplaceIn(std::string& text, std::string_view from, std::string_view to) {
   text.replace(at, from.size(), to);
 }
 
+// Fields whose bad values used to pass: an empty broker id (tokens for no
+// audience verified), tenant names the broker refuses on every request, and
+// a relative signer file resolved against the working directory.
+TEST(ConfigTest, BrokerIdTenantNamesAndSignerFilesAreChecked) {
+  const auto with = [](std::string_view from, std::string_view to) {
+    std::string text(kValid);
+    ReplaceIn(text, from, to);
+    return text;
+  };
+  EXPECT_THAT(ProblemsOf(with("[[tokens]]", "[authorization]\nbroker_id = \"\"\n\n[[tokens]]")),
+              Contains("authorization.broker_id: must not be empty"));
+  for (const char* name : {"_health", "ac/me:x", ".hidden"}) {
+    EXPECT_THAT(ProblemsOf(with("name = \"acme\"", "name = \"" + std::string(name) + "\"")),
+                Contains(HasSubstr("tenants[0].name: must be 1..64 of")))
+        << name;
+  }
+  EXPECT_THAT(ProblemsOf(with("\"/etc/kmsd/tenants/acme-signers.json\"",
+                              "\"etc/kmsd/tenants/acme-signers.json\"")),
+              Contains("tenants[0].signers_jwks_file: must be an absolute path"));
+}
+
 // Plain HTTP is for loopback only, on every listener, ops included.
 TEST(ConfigTest, PlainHttpOpsListenerOffLoopbackIsRefused) {
   std::string text(kValid);
