@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -99,6 +100,15 @@ Client::~Client() = default;
 CallResult<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   auto url = ParseBaseUrl(options.url);
   if (!url) return url.error();
+  // A bearer token is visible ASCII (RFC 6750 b64token): anything else, a
+  // line break above all, would reshape the request's header.
+  const std::string_view token = options.bearer_token.expose_chars();
+  if (std::any_of(token.begin(), token.end(), [](char c) { return c < 0x21 || c > 0x7e; })) {
+    ClientError error;
+    error.kind = ClientError::Kind::kInvalidArgument;
+    error.message = "the bearer token holds a space or a control character";
+    return error;
+  }
   if (options.retry.max_attempts == 0) options.retry.max_attempts = 1;
   std::shared_ptr<TlsSettings> tls;
   if (url->tls) {

@@ -21,6 +21,7 @@
 #include "cli/recording/fd_io.h"
 #include "cli/recording/file_crypto.h"
 #include "cli/recording/progress.h"
+#include "common/json/strict_json.h"
 #include "common/secret.h"
 
 namespace kmsd::kmsctl {
@@ -88,10 +89,29 @@ class Runner {
     return code;
   }
   int FailCall(const ClientError& error) {
-    std::string message = MessageFor(error, client_ ? client_->url().text : s_.url);
+    // The daemon's words are shown with their control characters escaped: a
+    // reply must not be able to forge a line of ours or steer the terminal.
+    std::string message = Printable(MessageFor(error, client_ ? client_->url().text : s_.url));
     // A rejected document: every problem the daemon listed, one per line.
-    for (const std::string& problem : error.problems) message += "\n  " + problem;
+    for (const std::string& problem : error.problems) message += "\n  " + Printable(problem);
     return Fail(ExitCodeFor(error), message);
+  }
+
+  static std::string Printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte == 0x7f) {
+        constexpr char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xf];
+      } else {
+        out += c;
+      }
+    }
+    return out;
   }
 
   // Builds the client from the global options; returns an exit code on failure.
@@ -120,6 +140,14 @@ class Runner {
     if (auto failed = Connect()) return *failed;
     auto reply = client_->Call(method, path, body);
     if (!reply) return FailCall(reply.error());
+    // Every reply of the contract is JSON (which holds no raw control
+    // characters); anything else is not printed as if it were one.
+    if (!reply->body.empty() && !json::IsStrictJson(reply->body)) {
+      Wipe(reply->body);
+      return Fail(kExitOther, "the daemon at " + client_->url().text +
+                                  " sent a reply that is not JSON: is the URL really a kmsd API "
+                                  "address?");
+    }
     if (!reply->body.empty()) out_ << reply->body << "\n";
     out_.flush();
     Wipe(reply->body);

@@ -66,14 +66,25 @@ class DuplicateKeyCheck {
   std::string key_;
 };
 
-}  // namespace
-
-Result<bj::value> ParseStrictJson(std::string_view text, std::size_t max_depth) {
+bj::parse_options StrictOptions(std::size_t max_depth) {
   bj::parse_options options;
   options.max_depth = max_depth;
   options.allow_comments = false;
   options.allow_trailing_commas = false;
+  return options;
+}
 
+}  // namespace
+
+bool IsStrictJson(std::string_view text, std::size_t max_depth) {
+  bj::basic_parser<DuplicateKeyCheck> check(StrictOptions(max_depth));
+  error_code ec;
+  const std::size_t used = check.write_some(false, text.data(), text.size(), ec);
+  return !ec && used == text.size() && !check.handler().duplicate_found;
+}
+
+Result<bj::value> ParseStrictJson(std::string_view text, std::size_t max_depth) {
+  const bj::parse_options options = StrictOptions(max_depth);
   bj::basic_parser<DuplicateKeyCheck> check(options);
   error_code ec;
   check.write_some(false, text.data(), text.size(), ec);

@@ -19,4 +19,8 @@ inline constexpr std::size_t kDefaultMaxDepth = 32;
 Result<boost::json::value> ParseStrictJson(std::string_view text,
                                            std::size_t max_depth = kDefaultMaxDepth);
 
+// True when `text` is what ParseStrictJson accepts, checked without building
+// a document: values (which may be keys) are not copied anywhere.
+bool IsStrictJson(std::string_view text, std::size_t max_depth = kDefaultMaxDepth);
+
 }  // namespace kmsd::json

@@ -241,6 +241,43 @@ TEST_F(KmsctlFileTest, UnwritableOutputExitsTwoWithoutAskingTheDaemon) {
   EXPECT_FALSE(std::filesystem::exists(no_dir));
 }
 
+// A reply's words reach stderr with control characters escaped: no forged
+// "kmsctl:" line, no terminal escape sequence.
+TEST(KmsctlOutputTest, ServerTextCannotForgeLinesOrSteerTheTerminal) {
+  FakeDaemon daemon([](const FakeRequest&) {
+    return FakeReply{401, R"({"error":{"code":"unauthenticated","message":)"
+                          R"("\u001b[31mred\nkmsctl: forged line"}})"};
+  });
+  const auto result = Generate(daemon);
+  EXPECT_EQ(result.exit_code, kExitRefused) << result.err;
+  EXPECT_EQ(result.err.find('\x1b'), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("\nkmsctl: forged"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("\\x1b[31mred\\x0akmsctl: forged line"), std::string::npos)
+      << result.err;
+}
+
+// A token that would reshape the request's header is refused before any
+// request: usage exit 2, and the daemon sees nothing.
+TEST(KmsctlOutputTest, BearerTokenWithALineBreakIsRefusedLocally) {
+  FakeDaemon daemon(Always(200, "unused"));
+  for (const char* token : {"abc\nX-Injected: 1", "abc def", "abc\r"}) {
+    auto result =
+        RunProcess({KMSCTL_PATH, "--url", daemon.url(), "--token", token, "keys", "list"});
+    EXPECT_EQ(result.exit_code, kExitUsage) << result.err;
+    EXPECT_NE(result.err.find("bearer token"), std::string::npos) << result.err;
+  }
+  EXPECT_EQ(daemon.requests(), 0);
+}
+
+// A 200 that is not JSON is not the contract's reply: exit 1, nothing printed.
+TEST(KmsctlOutputTest, ReplyThatIsNotJsonExitsOne) {
+  FakeDaemon daemon([](const FakeRequest&) { return FakeReply{200, "<html>hi</html>"}; });
+  const auto result = Kmsctl(daemon.url(), {"keys", "list"});
+  EXPECT_EQ(result.exit_code, kExitOther) << result.err;
+  EXPECT_TRUE(result.out.empty()) << result.out;
+  EXPECT_NE(result.err.find("not JSON"), std::string::npos) << result.err;
+}
+
 TEST(KmsctlAuditVerifyTest, MissingPathIsNamedNotTheKeyDerivedFromIt) {
   const auto result = RunProcess({KMSCTL_PATH, "audit", "verify", "/nonexistent/audit"});
   EXPECT_EQ(result.exit_code, kExitUsage);

@@ -33,6 +33,23 @@ TEST(StrictJsonTest, RejectsMalformedInput) {
         std::string("{\"a\": \"\xed\xa0\x80\"}")}) {
     const auto value = ParseStrictJson(bad);
     EXPECT_FALSE(value) << bad;
+    EXPECT_FALSE(IsStrictJson(bad)) << bad;
+  }
+}
+
+// The check without a document agrees with the parser, also on what follows
+// a document (whitespace only) and on raw control characters in strings.
+TEST(StrictJsonTest, IsStrictJsonAgreesWithTheParser) {
+  for (const std::string& good : {std::string(R"({"a": [1, {"b": "x"}]})"), std::string("{} \n"),
+                                  std::string("[]"), std::string(R"("\u001b")")}) {
+    EXPECT_TRUE(ParseStrictJson(good)) << good;
+    EXPECT_TRUE(IsStrictJson(good)) << good;
+  }
+  for (const std::string& bad :
+       {std::string(R"({"a": 1, "a": 2})"), std::string("<html>"), std::string("{} x"),
+        std::string("\"a\x1b[31m\""), std::string("{\"a\": \"line\nbreak\"}")}) {
+    EXPECT_FALSE(ParseStrictJson(bad)) << bad;
+    EXPECT_FALSE(IsStrictJson(bad)) << bad;
   }
 }
 
