@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "broker/audit/audit_log.h"
@@ -18,6 +19,7 @@
 #include "broker/jose/jti_replay_cache.h"
 #include "broker/jose/key_set.h"
 #include "broker/store/sqlite_record_store.h"
+#include "broker/store/store_lock.h"
 #include "broker/store_jti_replay_cache.h"
 #include "common/openssl_ptr.h"
 #include "daemon/api/api_handler.h"
@@ -180,6 +182,8 @@ Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(
 
 struct App::Parts {
   Config config;
+  // First member, so it is released last, after the store has closed.
+  std::optional<store::StoreLock> store_lock;
   SystemClock clock;
   std::vector<std::pair<std::string, std::shared_ptr<hsm::Pkcs11KeyService>>> tokens;
   std::unique_ptr<broker::TenantRouter> router;
@@ -333,6 +337,13 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
   parts->config = std::move(config);
   Parts& p = *parts;
 
+  // Before anything touches a token: a second kmsd on this store stops here.
+  std::error_code ec;
+  fs::create_directories(fs::path(p.config.store.path).parent_path(), ec);
+  auto store_lock = store::StoreLock::Acquire(p.config.store.path);
+  if (!store_lock) return PartFailed("store lock", store_lock.error());
+  p.store_lock.emplace(std::move(*store_lock));
+
   for (const TokenConfigEntry& entry : p.config.tokens) {
     auto pin_path = ResolveSecretPath(entry.pin);
     if (!pin_path) return PartFailed("token " + entry.name, pin_path.error());
@@ -372,8 +383,6 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
     }
   }
 
-  std::error_code ec;
-  fs::create_directories(fs::path(p.config.store.path).parent_path(), ec);
   auto store = store::SqliteRecordStore::Open({.path = p.config.store.path});
   if (!store) return PartFailed("store " + p.config.store.path, store.error());
   p.store = std::move(*store);
