@@ -80,8 +80,9 @@ http::Response ErrorReply(const Error& error) {
   const HttpError mapped = ErrorToHttp(error.code);
   boost::json::object inner;
   inner["code"] = mapped.code;
-  // 500s never explain themselves to the client; the log line has the code.
+  // 500s never explain themselves to the client; the log has the cause.
   if (error.code == ErrorCode::kInternal) {
+    spdlog::error("internal error: {}", error.message);
     inner["message"] = "internal error";
   } else if (error.code == ErrorCode::kIntegrity) {
     inner["message"] = "record failed its integrity check";
@@ -218,10 +219,13 @@ http::Response ApiHandler::Handle(const http::Request& request) {
       std::chrono::steady_clock::now() - start);
   impl_->metrics->RecordRequest(route_name, response.status, latency);
   // Never the body, the raw path (it may hold context ids of other tenants'
-  // probes) or any header: method, route template, status, latency, ids.
-  spdlog::info("http method={} route={} status={} latency_us={} request_id={} tenant={}",
-               MethodLabel(request.method), route_name, response.status, latency.count(),
-               request.request_id, tenant.empty() ? "-" : tenant);
+  // probes) or any header: method, route template, status, latency, ids. A
+  // 500 is the operator's to look into: at error level, beside the internal
+  // error's own line (ErrorReply), so the client's request id finds both.
+  spdlog::log(response.status == 500 ? spdlog::level::err : spdlog::level::info,
+              "http method={} route={} status={} latency_us={} request_id={} tenant={}",
+              MethodLabel(request.method), route_name, response.status, latency.count(),
+              request.request_id, tenant.empty() ? "-" : tenant);
   return response;
 }
 

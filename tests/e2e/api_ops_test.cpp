@@ -1,6 +1,7 @@
 // Health, readiness, metrics, rate limits, audit fail-closed, and the log
 // leak check.
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -186,6 +187,37 @@ std::vector<std::uint8_t> Base64Bytes(const std::string& text) {
 
 std::span<const std::uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A 500 reaches the operator: logged at error level with its cause and the
+// request id the client saw (it was an info line with neither).
+TEST_F(ApiOpsTest, InternalErrorIsLoggedAtErrorLevelWithItsRequestId) {
+  {  // a stored policy that no longer parses: the tenant's requests fail closed
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(stack_->harness().db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO policies (tenant, version, document, updated_at) "
+                           "VALUES ('acme', 1, '{not json', 0)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  testing::LogCapture capture;
+  const auto reply = stack_->Send({.method = "POST",
+                                   .target = "/v1/datakeys",
+                                   .body = R"({"asset_type":"recording","asset_id":"a"})",
+                                   .bearer = AdminOf("acme"),
+                                   .headers = {{"X-Request-Id", "req-500-probe"}}});
+  ASSERT_EQ(reply.status, 500u);
+  EXPECT_EQ(ErrorCodeOf(reply), "internal");
+  const std::string log = capture.Text();
+  EXPECT_NE(log.find("[error] stored policy v1 of tenant acme no longer parses"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[error] internal error: stored policy no longer parses"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[error] http method=POST route=/v1/datakeys status=500"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("request_id=req-500-probe"), std::string::npos) << log;
 }
 
 TEST_F(ApiOpsTest, NothingSecretReachesTheLog) {
