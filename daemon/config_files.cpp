@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/secret_file.h"
 #include "daemon/config.h"
 
 namespace kmsd::daemon {
@@ -21,6 +22,11 @@ void Check(std::vector<std::string>& out, const std::string& key, const std::str
 
 void CheckSecret(std::vector<std::string>& out, const std::string& key, const SecretSource& s) {
   Check(out, key + "_file", s.file);
+  if (!s.file.empty()) {
+    if (auto mode = CheckSecretFileMode(s.file, "secret file"); !mode) {
+      out.push_back(key + "_file: " + mode.error().message);
+    }
+  }
   const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
   if (!s.credential.empty() && credentials != nullptr && *credentials != '\0') {
     Check(out, key + "_credential", (std::filesystem::path(credentials) / s.credential).string());

@@ -46,7 +46,7 @@ int CheckConfig(const std::string& path) {
     // Not errors of the file (an example names files installed later), but
     // the daemon cannot start until they are readable: say so.
     for (const auto& missing : kmsd::daemon::UnreadableFiles(*config)) {
-      std::fprintf(stderr, "  warning: %s (kmsd will not start until it is readable)\n",
+      std::fprintf(stderr, "  warning: %s (kmsd will not start until this is fixed)\n",
                    missing.c_str());
     }
     return 0;

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "common/secret_file.h"
+
 namespace kmsd::hsm {
 
 Result<Secret> ReadPinFile(const std::string& path) {
@@ -13,6 +15,10 @@ Result<Secret> ReadPinFile(const std::string& path) {
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("cannot be opened");
+  if (auto mode = CheckSecretFileMode(fd, "PIN file", path); !mode) {
+    ::close(fd);
+    return mode.error();
+  }
   // One byte more than allowed, to detect an oversized file.
   Secret pin(kMaxPinSize + 2);
   std::size_t total = 0;

@@ -13,6 +13,7 @@
 
 #include "common/openssl_ptr.h"
 #include "common/secret.h"
+#include "common/secret_file.h"
 
 namespace kmsd::http {
 namespace {
@@ -36,13 +37,17 @@ Error Invalid(std::string message) {
 // Reads the whole file into a Secret (wiped when it goes out of scope).
 Result<Secret> ReadKeyFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Invalid("tls.private_key_file: cannot be opened");
+  if (f == nullptr) return Invalid("tls.key_file: cannot be opened");
+  if (auto mode = CheckSecretFileMode(::fileno(f), "TLS private key", path); !mode) {
+    std::fclose(f);
+    return Invalid(mode.error().message);
+  }
   Secret buffer(kMaxKeyFileBytes + 1);
   const std::size_t n = std::fread(buffer.mutable_bytes().data(), 1, buffer.size(), f);
   const bool failed = std::ferror(f) != 0;
   std::fclose(f);
-  if (failed) return Invalid("tls.private_key_file: cannot be read");
-  if (n > kMaxKeyFileBytes) return Invalid("tls.private_key_file: too large");
+  if (failed) return Invalid("tls.key_file: cannot be read");
+  if (n > kMaxKeyFileBytes) return Invalid("tls.key_file: too large");
   buffer.truncate(n);
   return buffer;
 }
@@ -52,14 +57,14 @@ Status LoadPrivateKey(SSL_CTX* ctx, const std::string& path) {
   if (!pem) return pem.error();
   // A read-only memory BIO over the Secret: no copy of the PEM text is made.
   BioPtr bio(BIO_new_mem_buf(pem->expose().data(), static_cast<int>(pem->size())));
-  if (!bio) return Invalid("tls.private_key_file: out of memory");
+  if (!bio) return Invalid("tls.key_file: out of memory");
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return Invalid("tls.private_key_file: not a PEM private key");
+  if (!key) return Invalid("tls.key_file: not a PEM private key");
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
-    return Invalid("tls.private_key_file: key rejected");
+    return Invalid("tls.key_file: key rejected");
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return Invalid("tls.private_key_file: does not match the certificate");
+    return Invalid("tls.key_file: does not match the certificate");
   }
   return {};
 }
@@ -168,7 +173,7 @@ Result<std::shared_ptr<ssl::context>> BuildServerTlsContext(const TlsConfig& con
   static constexpr unsigned char kSessionContext[] = "kmsd";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
   if (SSL_CTX_use_certificate_chain_file(ctx, config.certificate_chain_file.c_str()) != 1) {
-    return Invalid("tls.certificate_chain_file: cannot be loaded");
+    return Invalid("tls.cert_file: cannot be loaded");
   }
   if (auto status = LoadPrivateKey(ctx, config.private_key_file); !status) return status.error();
   if (config.require_client_certificate) {

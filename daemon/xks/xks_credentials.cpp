@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/secret_file.h"
 #include "daemon/xks/xks_handler.h"
 
 namespace kmsd::xks {
@@ -36,6 +37,10 @@ Result<sigv4::Credential> ParseCredential(const Secret& text, const std::string&
 Result<sigv4::Credential> ReadCredentialFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return MakeError(ErrorCode::kInvalidArgument, path + ": cannot be read");
+  if (auto mode = CheckSecretFileMode(::fileno(f), "SigV4 credential file", path); !mode) {
+    std::fclose(f);
+    return mode.error();
+  }
   Secret buffer(1024 + 1);
   const std::size_t n = std::fread(buffer.mutable_bytes().data(), 1, buffer.size(), f);
   const bool failed = std::ferror(f) != 0;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -163,16 +164,23 @@ TEST(CkErrorMapping, ClassesAndCodes) {
   EXPECT_EQ(RvError(CKR_DEVICE_ERROR, "C_Encrypt").code, ErrorCode::kHsmUnavailable);
 }
 
+// A PIN file as an operator makes one: 0600 (kmsd refuses one open to others).
+void WritePin(const std::string& path, const std::string& text) {
+  { std::ofstream(path) << text; }
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
 TEST(PinFile, StripsOneTrailingNewline) {
   testing::TempDir dir;
   const std::string path = dir.File("pin");
-  { std::ofstream(path) << "1234\n"; }
+  WritePin(path, "1234\n");
   auto pin = ReadPinFile(path);
   ASSERT_TRUE(pin);
   EXPECT_EQ(pin->expose_chars(), "1234");
-  { std::ofstream(path) << "12 34\r\n"; }
+  WritePin(path, "12 34\r\n");
   EXPECT_EQ(ReadPinFile(path)->expose_chars(), "12 34");
-  { std::ofstream(path) << "1234"; }
+  WritePin(path, "1234");
   EXPECT_EQ(ReadPinFile(path)->expose_chars(), "1234");
 }
 
@@ -180,18 +188,35 @@ TEST(PinFile, MissingEmptyAndOversizedAreInvalid) {
   testing::TempDir dir;
   EXPECT_EQ(ReadPinFile(dir.File("absent")).error().code, ErrorCode::kInvalidArgument);
   const std::string path = dir.File("pin");
-  { std::ofstream(path) << "\n"; }
+  WritePin(path, "\n");
   EXPECT_EQ(ReadPinFile(path).error().code, ErrorCode::kInvalidArgument);
-  { std::ofstream(path) << std::string(kMaxPinSize + 1, '1'); }
+  WritePin(path, std::string(kMaxPinSize + 1, '1'));
   EXPECT_EQ(ReadPinFile(path).error().code, ErrorCode::kInvalidArgument);
-  { std::ofstream(path) << std::string(kMaxPinSize, '1'); }
+  WritePin(path, std::string(kMaxPinSize, '1'));
+  EXPECT_TRUE(ReadPinFile(path));
+}
+
+TEST(PinFile, OpenToOthersIsRefusedAndGroupIsTheOperatorsChoice) {
+  testing::TempDir dir;
+  const std::string path = dir.File("pin");
+  WritePin(path, "1234");
+  using std::filesystem::perms;
+  for (perms others : {perms::others_read, perms::others_write, perms::others_exec}) {
+    std::filesystem::permissions(path, perms::owner_read | perms::owner_write | others);
+    auto pin = ReadPinFile(path);
+    ASSERT_FALSE(pin);
+    EXPECT_EQ(pin.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(pin.error().message.find("readable or writable by others"), std::string::npos)
+        << pin.error().message;
+  }
+  std::filesystem::permissions(path, perms::owner_read | perms::group_read);  // root:kmsd 0440
   EXPECT_TRUE(ReadPinFile(path));
 }
 
 TEST(PinFile, ErrorMessageNamesPathNotContent) {
   testing::TempDir dir;
   const std::string path = dir.File("pin");
-  { std::ofstream(path) << std::string(kMaxPinSize + 5, 'Q'); }
+  WritePin(path, std::string(kMaxPinSize + 5, 'Q'));
   auto pin = ReadPinFile(path);
   ASSERT_FALSE(pin);
   EXPECT_EQ(pin.error().message.find("QQQQ"), std::string::npos);

@@ -208,6 +208,22 @@ TEST_F(HttpsServerTest, KeyThatDoesNotMatchTheCertificateIsRefusedAtStart) {
   EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_F(HttpsServerTest, KeyFileOpenToOthersIsRefusedNamingTheConfigKey) {
+  std::filesystem::permissions(dir_ + "/server.key", std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  TlsConfig tls;
+  tls.certificate_chain_file = dir_ + "/server.pem";
+  tls.private_key_file = dir_ + "/server.key";
+  ServerConfig config;
+  config.listeners.push_back(ListenerConfig{"api", "127.0.0.1", 0, tls});
+  Server server(config, handler_);
+  auto status = server.Start();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(status.error().message.find("readable or writable by others"), std::string::npos)
+      << status.error().message;
+}
+
 TEST_F(HttpsServerTest, NonLoopbackTlsListenerNeedsNoDevFlag) {
   TlsConfig tls;
   tls.certificate_chain_file = dir_ + "/server.pem";

@@ -288,7 +288,9 @@ class SystemdNotifyTest : public ::testing::Test {
 
   // What LoadCredential=token-pin:... would have placed.
   void PutPinCredential(const std::string& pin) {
-    WriteFile(dir_.path() / "credentials" / "token-pin", pin);
+    const auto path = dir_.path() / "credentials" / "token-pin";
+    WriteFile(path, pin);
+    fs::permissions(path, fs::perms::owner_read);  // 0400, as systemd leaves it
   }
 
   std::vector<std::string> UnitEnv() const {

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace kmsd::daemon {
 namespace {
 
@@ -258,6 +261,28 @@ TEST(ConfigTest, UnreadableFilesAreNamedByTheirKey) {
   EXPECT_THAT(missing, Contains(HasSubstr("tokens[0].module: /nonexistent/lib.so")));
   EXPECT_THAT(missing, Contains(HasSubstr("tokens[0].pin_file: /nonexistent/pin")));
   EXPECT_THAT(missing, Contains(HasSubstr("identity.jwks_file: /etc/kmsd/idp-jwks.json")));
+}
+
+// A secret file open to others is named too: the daemon refuses to read it.
+TEST(ConfigTest, SecretFilesOpenToOthersAreNamed) {
+  const auto pin = std::filesystem::temp_directory_path() / "kmsd-config-test-open.pin";
+  { std::ofstream(pin) << "1234"; }
+  std::filesystem::permissions(pin, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_write |
+                                        std::filesystem::perms::others_read);
+  std::string text(kValid);
+  ReplaceIn(text, "pin_credential = \"token-pin\"", "pin_file = \"" + pin.string() + "\"");
+  const auto config = ParseConfig(text);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_THAT(UnreadableFiles(*config),
+              Contains(HasSubstr("tokens[0].pin_file: secret file " + pin.string() +
+                                 ": readable or writable by others (mode 0604)")));
+  std::filesystem::permissions(
+      pin, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  for (const auto& line : UnreadableFiles(*config)) {
+    EXPECT_EQ(line.find("pin_file"), std::string::npos) << line;
+  }
+  std::filesystem::remove(pin);
 }
 
 TEST(ConfigTest, TenantMustNameAKnownToken) {
