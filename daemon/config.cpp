@@ -578,8 +578,10 @@ bool IsLoopbackAddress(const std::string& address) {
 }
 
 Result<Config> LoadConfigFile(const std::filesystem::path& path, ConfigProblems* problems) {
+  std::error_code ec;
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // A directory opens as an empty stream: it is unreadable as a file.
+  if (!in || std::filesystem::is_directory(path, ec)) {
     if (problems != nullptr) problems->problems = {path.string() + ": cannot be read"};
     return MakeError(ErrorCode::kInvalidArgument,
                      "config file " + path.string() + " cannot be read");

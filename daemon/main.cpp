@@ -60,8 +60,11 @@ void PrintDevHelp(const App& app, const Config& config) {
   std::printf("kmsd dev mode: plain HTTP on loopback, everything under %s\n",
               config.dev_data_dir.c_str());
   for (const auto& line : app.Summary()) std::printf("  %s\n", line.c_str());
-  const std::string url =
-      "http://" + config.server.listen.address + ":" + std::to_string(app.api_port());
+  // An IPv6 address is bracketed in a URL (RFC 3986), or curl and kmsctl
+  // read its colons as the port.
+  const std::string& address = config.server.listen.address;
+  const std::string host = address.find(':') == std::string::npos ? address : "[" + address + "]";
+  const std::string url = "http://" + host + ":" + std::to_string(app.api_port());
   std::printf(
       "\nTry it (any tenant name works in dev mode):\n"
       "  export KMSD_URL=%s\n"

@@ -285,6 +285,14 @@ TEST(ConfigTest, SecretFilesOpenToOthersAreNamed) {
   std::filesystem::remove(pin);
 }
 
+// A directory given as the config file is unreadable, not an empty config.
+TEST(ConfigTest, DirectoryIsNotAConfigFile) {
+  ConfigProblems problems;
+  const auto dir = std::filesystem::temp_directory_path();
+  EXPECT_FALSE(LoadConfigFile(dir, &problems));
+  EXPECT_THAT(problems.problems, ::testing::ElementsAre(dir.string() + ": cannot be read"));
+}
+
 TEST(ConfigTest, TenantMustNameAKnownToken) {
   std::string text(kValid);
   text.replace(text.find("token = \"primary\""), 17, "token = \"other\"");
