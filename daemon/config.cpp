@@ -495,13 +495,15 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
   std::vector<std::string> problems;
   Config config;
   toml::table root;
+  bool toml_ok = false;
   try {
     root = toml::parse(toml_text);
+    toml_ok = true;
   } catch (const toml::parse_error& e) {
     problems.push_back("line " + std::to_string(e.source().begin.line) + ": " +
                        std::string(e.description()));
   }
-  if (problems.empty()) {
+  if (toml_ok) {
     TableReader r(root, "", problems);
     if (const auto* t = r.Table("server")) ReadServer(*t, config, problems);
     if (const auto* t = r.Table("tls"))
@@ -528,8 +530,10 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
     if (config.tokens.empty())
       problems.push_back("tokens: at least one [[tokens]] entry is required");
   }
-  // Safety rules that involve several keys.
-  if (problems.empty() && !config.tls.enabled) {
+  // Safety rules that involve several keys, checked beside the single-key
+  // problems so that --check-config names every problem at once (a key that
+  // failed keeps its safe default here).
+  if (toml_ok && !config.tls.enabled) {
     if (!IsLoopbackAddress(config.server.listen.address)) {
       problems.push_back("tls.enabled: plain HTTP is refused on a non-loopback address");
     }
@@ -539,7 +543,7 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
           "false)");
     }
   }
-  if (problems.empty() && config.server.ops_listen &&
+  if (toml_ok && config.server.ops_listen &&
       config.server.ops_listen->address == config.server.listen.address &&
       config.server.ops_listen->port == config.server.listen.port &&
       config.server.listen.port != 0) {
@@ -553,11 +557,10 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
       problems.push_back(std::string(key) + ": must be an absolute path");
     }
   }
-  if (problems.empty() && !config.tls.enabled && !config.tls.client_ca_file.empty()) {
+  if (toml_ok && !config.tls.enabled && !config.tls.client_ca_file.empty()) {
     problems.push_back("tls.client_ca_file: mutual TLS needs tls.enabled = true");
   }
-  if (problems.empty() && !config.client_certificates.empty() &&
-      config.tls.client_ca_file.empty()) {
+  if (toml_ok && !config.client_certificates.empty() && config.tls.client_ca_file.empty()) {
     problems.push_back(
         "client_certificates: need mutual TLS (tls.client_ca_file) to verify the certificates");
   }

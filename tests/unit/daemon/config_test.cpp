@@ -154,6 +154,19 @@ TEST(ConfigTest, BrokerIdTenantNamesAndSignerFilesAreChecked) {
               Contains("tenants[0].signers_jwks_file: must be an absolute path"));
 }
 
+// Rules over several keys are named beside single-key problems, so one run
+// of --check-config lists everything (they were hidden until the rest was
+// fixed).
+TEST(ConfigTest, CrossKeyRulesAreNamedBesideOtherProblems) {
+  std::string text(kValid);
+  ReplaceIn(text, "worker_threads = 8", "worker_threads = 0");
+  ReplaceIn(text, "[tls]\n", "[tls]\nenabled = false\n");
+  const auto problems = ProblemsOf(text);
+  EXPECT_THAT(problems, Contains(HasSubstr("server.worker_threads: must be between")));
+  EXPECT_THAT(problems, Contains(HasSubstr("tls.enabled: plain HTTP is refused")));
+  EXPECT_THAT(problems, Contains(HasSubstr("tls.client_ca_file: mutual TLS needs")));
+}
+
 // Plain HTTP is for loopback only, on every listener, ops included.
 TEST(ConfigTest, PlainHttpOpsListenerOffLoopbackIsRefused) {
   std::string text(kValid);
