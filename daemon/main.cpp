@@ -156,7 +156,14 @@ int main(int argc, char** argv) {
   dev_opt->needs(dir_opt);
   config_opt->excludes(check_opt)->excludes(dev_opt);
   check_opt->excludes(dev_opt);
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the usage; its own codes (106, 108, 114, ...) would make
+    // a script's check of --check-config's 0/1 misread a typo: usage is 2.
+    const int code = cli.exit(e);
+    return code == 0 ? 0 : 2;
+  }
 
   if (!check_path.empty()) return CheckConfig(check_path);
   if (config_path.empty() && !dev) {

@@ -413,6 +413,25 @@ class ShippedExampleConfigTest : public ::testing::Test {
   TempDir dir_{"kmsd-example"};
 };
 
+// A command-line mistake is usage (2), never a CLI11 code that a script
+// checking --check-config's 0/1 could misread (it was 114, 108, ...).
+TEST_F(ShippedExampleConfigTest, CommandLineMistakesExitTwo) {
+  const std::vector<std::vector<std::string>> mistakes = {
+      {"--check-config"},
+      {"--check-config", KMSD_SOURCE_DIR "/packaging/kmsd.toml", "--dev"},
+      {"--no-such-option"}};
+  for (const auto& args : mistakes) {
+    Daemon kmsd(args, {}, dir_.File("usage.log"));
+    const auto status = kmsd.WaitExit(Clock::now() + std::chrono::seconds(30));
+    ASSERT_TRUE(status && WIFEXITED(*status)) << args.front();
+    EXPECT_EQ(WEXITSTATUS(*status), 2) << args.front() << " " << args.size();
+  }
+  Daemon help({"--help"}, {}, dir_.File("help.log"));
+  const auto status = help.WaitExit(Clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(status && WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
 TEST_F(ShippedExampleConfigTest, ExampleAsShippedPassesCheckConfig) {
   EXPECT_EQ(CheckConfig(KMSD_SOURCE_DIR "/packaging/kmsd.toml"), 0)
       << ReadFile(dir_.File("check.log"));
