@@ -52,6 +52,11 @@ Result<std::shared_ptr<const jose::KeySet>> LoadJwks(const std::string& path,
   if (!text) return text.error();
   auto set = jose::KeySet::FromJwks(*text, allowed);
   if (!set) return PartFailed(path, set.error());
+  // An empty set verifies nothing: at start-up the daemon would be "ready"
+  // for no caller, and a reload would lock every caller out.
+  if (set->empty()) {
+    return PartFailed(path, MakeError(ErrorCode::kInvalidArgument, "JWKS holds no key"));
+  }
   return std::make_shared<const jose::KeySet>(std::move(*set));
 }
 

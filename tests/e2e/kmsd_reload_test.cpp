@@ -183,6 +183,9 @@ TEST_F(KmsdReloadTest, BrokenIdentityKeyFileKeepsTheKeysInForce) {
   std::ofstream(jwks, std::ios::trunc) << "not a key set";
   Reload("identity provider keys");
   EXPECT_EQ(Call("GET", "/v1/keys").status, 200u) << "the previous keys stay in force";
+  std::ofstream(jwks, std::ios::trunc) << R"({"keys": []})";  // well-formed, verifies nothing
+  Reload("JWKS holds no key");
+  EXPECT_EQ(Call("GET", "/v1/keys").status, 200u) << "an empty key set locked callers out";
   std::ofstream(jwks, std::ios::trunc) << good;
   Reload("reload: policies, keys and certificates re-read");
   EXPECT_EQ(Call("GET", "/v1/keys").status, 200u);
