@@ -500,8 +500,10 @@ Result<Config> ParseConfig(std::string_view toml_text, ConfigProblems* out_probl
     root = toml::parse(toml_text);
     toml_ok = true;
   } catch (const toml::parse_error& e) {
-    problems.push_back("line " + std::to_string(e.source().begin.line) + ": " +
-                       std::string(e.description()));
+    // The parser's description may quote the offending text, and that text
+    // may be a secret typed inline by mistake: only its place is named.
+    problems.push_back("line " + std::to_string(e.source().begin.line) + ", column " +
+                       std::to_string(e.source().begin.column) + ": not valid TOML");
   }
   if (toml_ok) {
     TableReader r(root, "", problems);

@@ -316,6 +316,20 @@ TEST(ConfigTest, MalformedTomlNamesTheLine) {
   EXPECT_THAT(ProblemsOf("[server\nlisten = 1"), Contains(HasSubstr("line 1")));
 }
 
+// A syntax error never echoes the text it stopped at: that may be a PIN
+// typed inline (toml++ quoted an out-of-range number whole).
+TEST(ConfigTest, MalformedTomlEchoesNothingOfTheFile) {
+  for (const char* text : {"[[tokens]]\npin = 12345678901234567890123\n",
+                           "[[tokens]]\npin = \"s3cr3t-pin\n", "[tokens]\npin = s3cr3t-pin\n"}) {
+    const auto problems = ProblemsOf(text);
+    ASSERT_EQ(problems.size(), 1u) << text;
+    EXPECT_THAT(problems.front(), HasSubstr("line 2, column")) << problems.front();
+    EXPECT_EQ(problems.front().find("12345678901234567890123"), std::string::npos)
+        << problems.front();
+    EXPECT_EQ(problems.front().find("s3cr3t"), std::string::npos) << problems.front();
+  }
+}
+
 TEST(ConfigTest, RedactedDumpShowsSecretSourcesOnly) {
   const auto config = ParseConfig(kValid);
   ASSERT_TRUE(config);
