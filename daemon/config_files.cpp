@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "broker/jose/key_set.h"
 #include "common/secret_file.h"
 #include "daemon/config.h"
 
@@ -17,6 +20,22 @@ void Check(std::vector<std::string>& out, const std::string& key, const std::str
   if (file.empty()) return;
   if (::access(file.c_str(), R_OK) != 0) {
     out.push_back(key + ": " + file + ": " + std::strerror(errno));
+  }
+}
+
+// A JWKS file that reads but would stop the start-up (not a key set, or
+// one with no key): said now rather than by a failed start.
+void CheckJwks(std::vector<std::string>& out, const std::string& key, const std::string& file,
+               jose::AlgorithmSet allowed) {
+  if (file.empty() || ::access(file.c_str(), R_OK) != 0) return;  // Check() names it
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto set = jose::KeySet::FromJwks(text.str(), allowed);
+  if (!set) {
+    out.push_back(key + ": " + file + ": not a usable JWKS (" + set.error().message + ")");
+  } else if (set->empty()) {
+    out.push_back(key + ": " + file + ": the JWKS holds no key");
   }
 }
 
@@ -43,14 +62,16 @@ std::vector<std::string> UnreadableFiles(const Config& config) {
     Check(out, "tls.client_ca_file", config.tls.client_ca_file);
   }
   Check(out, "identity.jwks_file", config.identity.jwks_file);
+  CheckJwks(out, "identity.jwks_file", config.identity.jwks_file, jose::kAllAlgorithms);
   for (std::size_t i = 0; i < config.tokens.size(); ++i) {
     const std::string at = "tokens[" + std::to_string(i) + "]";
     Check(out, at + ".module", config.tokens[i].module);
     CheckSecret(out, at + ".pin", config.tokens[i].pin);
   }
   for (std::size_t i = 0; i < config.tenants.size(); ++i) {
-    Check(out, "tenants[" + std::to_string(i) + "].signers_jwks_file",
-          config.tenants[i].signers_jwks_file);
+    const std::string key = "tenants[" + std::to_string(i) + "].signers_jwks_file";
+    Check(out, key, config.tenants[i].signers_jwks_file);
+    CheckJwks(out, key, config.tenants[i].signers_jwks_file, jose::kSignerAlgorithms);
   }
   for (std::size_t i = 0; i < config.xks.key_stores.size(); ++i) {
     const auto& store = config.xks.key_stores[i];

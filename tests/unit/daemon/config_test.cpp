@@ -298,6 +298,29 @@ TEST(ConfigTest, SecretFilesOpenToOthersAreNamed) {
   std::filesystem::remove(pin);
 }
 
+// A JWKS file that reads but would stop the start-up is named too (a PIN
+// file named by mistake, or a key set with no key, printed OK).
+TEST(ConfigTest, JwksFilesThatWouldStopTheStartAreNamed) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto not_jwks = dir / "kmsd-config-test-not.jwks";
+  const auto empty = dir / "kmsd-config-test-empty.jwks";
+  { std::ofstream(not_jwks) << "1234\n"; }
+  { std::ofstream(empty) << R"({"keys": []})"; }
+  std::string text(kValid);
+  ReplaceIn(text, "/etc/kmsd/idp-jwks.json", not_jwks.string());
+  ReplaceIn(text, "/etc/kmsd/tenants/acme-signers.json", empty.string());
+  const auto config = ParseConfig(text);
+  ASSERT_TRUE(config) << config.error().message;
+  const auto warnings = UnreadableFiles(*config);
+  EXPECT_THAT(warnings, Contains(HasSubstr("identity.jwks_file: " + not_jwks.string() +
+                                           ": not a usable JWKS")));
+  EXPECT_THAT(warnings, Contains("tenants[0].signers_jwks_file: " + empty.string() +
+                                 ": the JWKS holds no key"));
+  for (const auto& line : warnings) EXPECT_EQ(line.find("1234"), std::string::npos) << line;
+  std::filesystem::remove(not_jwks);
+  std::filesystem::remove(empty);
+}
+
 // A directory given as the config file is unreadable, not an empty config.
 TEST(ConfigTest, DirectoryIsNotAConfigFile) {
   ConfigProblems problems;
