@@ -19,8 +19,8 @@
 #include "broker/jose/jti_replay_cache.h"
 #include "broker/jose/key_set.h"
 #include "broker/store/sqlite_record_store.h"
-#include "broker/store/store_lock.h"
 #include "broker/store_jti_replay_cache.h"
+#include "common/file_lock.h"
 #include "common/openssl_ptr.h"
 #include "daemon/api/api_handler.h"
 #include "daemon/api/metered_key_service.h"
@@ -187,8 +187,10 @@ Result<std::shared_ptr<const policy::CompiledPolicy>> LoadXksPolicy(
 
 struct App::Parts {
   Config config;
-  // First member, so it is released last, after the store has closed.
-  std::optional<store::StoreLock> store_lock;
+  // One kmsd per SQLite store: a second one would keep its own KEK and
+  // wrap-count state over the same rows and race rotations into duplicate
+  // KEK objects (docs/store.md). First member, so it is released last.
+  std::optional<FileLock> store_lock;
   SystemClock clock;
   std::vector<std::pair<std::string, std::shared_ptr<hsm::Pkcs11KeyService>>> tokens;
   std::unique_ptr<broker::TenantRouter> router;
@@ -345,7 +347,12 @@ Result<std::unique_ptr<App>> App::Create(Config config) {
   // Before anything touches a token: a second kmsd on this store stops here.
   std::error_code ec;
   fs::create_directories(fs::path(p.config.store.path).parent_path(), ec);
-  auto store_lock = store::StoreLock::Acquire(p.config.store.path);
+  auto store_lock = FileLock::Acquire(p.config.store.path + ".lock", ErrorCode::kStoreUnavailable);
+  if (!store_lock && store_lock.error().code == ErrorCode::kConflict) {
+    return MakeError(ErrorCode::kConflict, "store " + p.config.store.path +
+                                               " is in use by another kmsd process (it holds " +
+                                               p.config.store.path + ".lock)");
+  }
   if (!store_lock) return PartFailed("store lock", store_lock.error());
   p.store_lock.emplace(std::move(*store_lock));
 

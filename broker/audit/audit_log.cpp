@@ -47,7 +47,6 @@ AuditLog::AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> si
 
 AuditLog::~AuditLog() {
   Close();
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,

@@ -45,6 +45,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -54,6 +55,7 @@
 #include "broker/audit/audit_event.h"
 #include "broker/audit/chain.h"
 #include "broker/audit/checkpoint_signer.h"
+#include "common/file_lock.h"
 #include "common/result.h"
 #include "common/time.h"
 
@@ -200,7 +202,7 @@ class AuditLog {
 
   // Writer-thread state (also touched by Recover before the thread starts).
   int fd_ = -1;
-  int lock_fd_ = -1;  // DIR/audit.lock, flock'ed for the life of the log
+  std::optional<FileLock> directory_lock_;  // DIR/audit.lock, for the life of the log
   std::uint32_t file_number_ = 0;
   std::uint64_t file_size_ = 0;  // bytes of complete, durable lines
   Digest last_hash_ = kGenesisDigest;

@@ -3,7 +3,6 @@
 // index) runs afterwards on its own thread (audit_history.cpp).
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "broker/audit/audit_files.h"
 #include "broker/audit/audit_log.h"
 #include "broker/audit/file_io.h"
+#include "common/file_lock.h"
 
 namespace kmsd::audit {
 namespace {
@@ -104,20 +104,15 @@ Status AuditLog::LockDirectory() {
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) return Unavailable("audit directory cannot be created");
-  const auto path = options_.dir / "audit.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Unavailable("audit lock file cannot be opened: " + path.string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int saved_errno = errno;
-    ::close(fd);
-    if (saved_errno == EWOULDBLOCK) {
-      return MakeError(ErrorCode::kConflict,
-                       "audit directory " + options_.dir.string() +
-                           " is in use by another kmsd process (it holds audit.lock)");
-    }
-    return Unavailable("audit lock file cannot be locked: " + path.string());
+  auto lock =
+      FileLock::Acquire((options_.dir / "audit.lock").string(), ErrorCode::kAuditUnavailable);
+  if (!lock && lock.error().code == ErrorCode::kConflict) {
+    return MakeError(ErrorCode::kConflict,
+                     "audit directory " + options_.dir.string() +
+                         " is in use by another kmsd process (it holds audit.lock)");
   }
-  lock_fd_ = fd;
+  if (!lock) return lock.error();
+  directory_lock_.emplace(std::move(*lock));
   return {};
 }
 
