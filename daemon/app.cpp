@@ -25,6 +25,7 @@
 #include "daemon/api/api_handler.h"
 #include "daemon/api/metered_key_service.h"
 #include "daemon/http/server.h"
+#include "daemon/jwks_file.h"
 #include "daemon/xks/xks_handler.h"
 #include "hsm/pkcs11_key_service.h"
 #include "hsm/session_pool.h"
@@ -48,15 +49,8 @@ Result<std::string> ReadTextFile(const std::string& path) {
 
 Result<std::shared_ptr<const jose::KeySet>> LoadJwks(const std::string& path,
                                                      jose::AlgorithmSet allowed) {
-  auto text = ReadTextFile(path);
-  if (!text) return text.error();
-  auto set = jose::KeySet::FromJwks(*text, allowed);
-  if (!set) return PartFailed(path, set.error());
-  // An empty set verifies nothing: at start-up the daemon would be "ready"
-  // for no caller, and a reload would lock every caller out.
-  if (set->empty()) {
-    return PartFailed(path, MakeError(ErrorCode::kInvalidArgument, "JWKS holds no key"));
-  }
+  auto set = ReadJwksFile(path, allowed);
+  if (!set) return set.error();
   return std::make_shared<const jose::KeySet>(std::move(*set));
 }
 

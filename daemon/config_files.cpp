@@ -6,12 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "broker/jose/key_set.h"
 #include "common/secret_file.h"
 #include "daemon/config.h"
+#include "daemon/jwks_file.h"
 
 namespace kmsd::daemon {
 namespace {
@@ -28,15 +26,7 @@ void Check(std::vector<std::string>& out, const std::string& key, const std::str
 void CheckJwks(std::vector<std::string>& out, const std::string& key, const std::string& file,
                jose::AlgorithmSet allowed) {
   if (file.empty() || ::access(file.c_str(), R_OK) != 0) return;  // Check() names it
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto set = jose::KeySet::FromJwks(text.str(), allowed);
-  if (!set) {
-    out.push_back(key + ": " + file + ": not a usable JWKS (" + set.error().message + ")");
-  } else if (set->empty()) {
-    out.push_back(key + ": " + file + ": the JWKS holds no key");
-  }
+  if (auto set = ReadJwksFile(file, allowed); !set) out.push_back(key + ": " + set.error().message);
 }
 
 void CheckSecret(std::vector<std::string>& out, const std::string& key, const SecretSource& s) {

@@ -174,6 +174,9 @@ Result<KeySet> KeySet::FromJwks(std::string_view jwks_json, AlgorithmSet allowed
   if (!doc) return Bad("JWKS is not strict JSON");
   const auto* keys = doc->is_object() ? doc->as_object().if_contains("keys") : nullptr;
   if (keys == nullptr || !keys->is_array()) return Bad("JWKS has no keys array");
+  // An empty set verifies nothing: a verifier built on it would refuse every
+  // caller while it looks configured.
+  if (keys->as_array().empty()) return Bad("JWKS holds no key");
   KeySet set;
   std::size_t index = 0;
   for (const auto& entry : keys->as_array()) {

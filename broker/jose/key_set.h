@@ -53,8 +53,8 @@ class KeySet {
   // Parses a JWKS document {"keys": [...]} (strict JSON, <= kMaxJwksBytes):
   // kty EC (crv P-256, x, y), OKP (crv Ed25519, x) or RSA (n, e); `kid` and
   // `alg` required in each; `use`, when present, must be "sig"; private
-  // members refused; unknown members ignored. Fails with kInvalidArgument
-  // naming the index of the bad entry, never its contents.
+  // members refused; unknown members ignored; at least one key. Fails with
+  // kInvalidArgument naming the index of the bad entry, never its contents.
   static Result<KeySet> FromJwks(std::string_view jwks_json, AlgorithmSet allowed = kAllAlgorithms);
 
   // A set of one key from a PEM "PUBLIC KEY" (SubjectPublicKeyInfo) text.

@@ -115,8 +115,8 @@ TEST(KeySetTest, RefusesDuplicateKidsAndMalformedDocuments) {
   auto twin = OkpJwk();
   twin["kid"] = "ec";
   ExpectInvalid(KeySet::FromJwks(Jwks({EcJwk(), twin})));
-  for (const char* bad :
-       {"", "[]", "{}", R"({"keys": {}})", R"({"keys": [1]})", R"({"keys": [], "keys": []})"}) {
+  for (const char* bad : {"", "[]", "{}", R"({"keys": {}})", R"({"keys": [1]})",
+                          R"({"keys": [], "keys": []})", R"({"keys": []})"}) {
     ExpectInvalid(KeySet::FromJwks(bad));
   }
   ExpectInvalid(KeySet::FromJwks(std::string(kMaxJwksBytes + 1, ' ')));
