@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "broker/tenant_router.h"
+#include "daemon/api_paths.h"
 
 namespace kmsd::daemon {
 namespace {
@@ -400,10 +401,6 @@ bool UriPrefixOk(std::string_view p) {
   });
 }
 
-// xks::IsApiNamespace: /v1 and below are the API's, so the front splitter
-// would never hand such a key store's requests to the XKS front.
-bool UnderApiNamespace(std::string_view p) { return p == "/v1" || p.starts_with("/v1/"); }
-
 void ReadXksKeys(const toml::array& array, const std::string& path, const Config& config,
                  XksKeyStoreConfig& store, std::vector<std::string>& problems) {
   std::set<std::string> ids;
@@ -467,7 +464,7 @@ void ReadXks(const toml::table& table, Config& config, std::vector<std::string>&
     if (!store.name.empty() && !names.insert(store.name).second) s.Problem("name", "is used twice");
     if (!UriPrefixOk(store.uri_path_prefix))
       s.Problem("uri_path_prefix", "must be empty or /segments of A-Z a-z 0-9 _ - (no trailing /)");
-    else if (UnderApiNamespace(store.uri_path_prefix))
+    else if (IsApiPath(store.uri_path_prefix))  // the splitter would never route it to XKS
       s.Problem("uri_path_prefix", "must not be /v1 or under it (the API's paths)");
     else if (!prefixes.insert(store.uri_path_prefix).second)
       s.Problem("uri_path_prefix", "is used twice");

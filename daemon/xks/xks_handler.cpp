@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/base64.h"
+#include "daemon/api_paths.h"
 #include "daemon/xks/xks_request.h"
 
 namespace kmsd::xks {
@@ -140,7 +141,7 @@ bool IsXksPath(std::string_view target) {
   target = target.substr(0, target.find('?'));
   // /v1 is the API's: a context id may hold "/kms/xks/" (GET
   // /v1/records/a/kms/xks/b), and no key store's prefix lies under /v1.
-  if (IsApiNamespace(target)) return false;
+  if (daemon::IsApiPath(target)) return false;
   return target.find("/kms/xks/") != std::string_view::npos || target.ends_with("/kms/xks");
 }
 

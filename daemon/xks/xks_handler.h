@@ -154,13 +154,8 @@ class XksHandler final : public http::Handler {
 // [A-Za-z0-9/_-] or the secret 1..128 bytes.
 Result<sigv4::Credential> ReadCredentialFile(const std::string& path);
 
-// True for "/v1" and the paths under it: the API's, whatever they contain.
-inline bool IsApiNamespace(std::string_view path) {
-  return path == "/v1" || path.starts_with("/v1/");
-}
-
 // True when `path` belongs to the XKS front: it contains "/kms/xks/" and is
-// not in the API's namespace (IsApiNamespace).
+// not one of the API's (daemon::IsApiPath).
 bool IsXksPath(std::string_view target);
 
 // Sends XKS paths to `xks`, everything else to `other` (the API), so both
