@@ -135,8 +135,7 @@ Result<GenerateReply> Broker::Generate(const Caller& caller, const GenerateReque
     // Held to the insert: a concurrent request for the same id waits for
     // this one's outcome instead of being audited as a second release.
     id_lock.emplace(context_id_locks_.Lock(caller.tenant, context_id));
-    // A reused id is refused (and audited) before any key exists; two
-    // concurrent requests for one new id are told apart by the insert.
+    // A reused id is refused (and audited) before any key exists.
     if (auto existing = store_.Find(caller.tenant, context_id); existing) {
       event.context_id = context_id;
       return refuse(MakeError(ErrorCode::kConflict, "context id already used in this tenant"));

@@ -213,7 +213,7 @@ http::Response ApiHandler::Handle(const http::Request& request) {
     }
   } catch (const std::exception&) {
     // Last resort (allocation failure, a JSON library throw): no details out.
-    response = ErrorReply(MakeError(ErrorCode::kInternal, "internal error"));
+    response = ErrorReply(MakeError(ErrorCode::kInternal, "exception while handling the request"));
   }
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);

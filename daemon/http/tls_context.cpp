@@ -38,7 +38,7 @@ Error Invalid(std::string message) {
 Result<Secret> ReadKeyFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return Invalid("tls.key_file: cannot be opened");
-  if (auto mode = CheckSecretFileMode(::fileno(f), "TLS private key", path); !mode) {
+  if (auto mode = CheckSecretFileMode(::fileno(f), "tls.key_file:", path); !mode) {
     std::fclose(f);
     return Invalid(mode.error().message);
   }

@@ -34,10 +34,27 @@ class HttpsServerTest : public ::testing::Test {
     ASSERT_TRUE(testing::CopyFile(pki_->server_one_key, dir_ + "/server.key"));
   }
 
-  void StartServer(bool mutual_tls) {
+  // This test's copy of the server certificate and key.
+  TlsConfig ServerFiles() const {
     TlsConfig tls;
     tls.certificate_chain_file = dir_ + "/server.pem";
     tls.private_key_file = dir_ + "/server.key";
+    return tls;
+  }
+
+  // Why a server on `tls` refuses to start (the test fails if it starts).
+  Error StartRefusal(const TlsConfig& tls) {
+    ServerConfig config;
+    config.listeners.push_back(ListenerConfig{"api", "127.0.0.1", 0, tls});
+    Server server(config, handler_);
+    auto status = server.Start();
+    EXPECT_FALSE(status);
+    EXPECT_EQ(server.BoundPort(0), 0);
+    return status ? Error{} : status.error();
+  }
+
+  void StartServer(bool mutual_tls) {
+    TlsConfig tls = ServerFiles();
     tls.require_client_certificate = mutual_tls;
     if (mutual_tls) tls.client_ca_file = pki_->ca_one;
     ServerConfig config;
@@ -183,45 +200,27 @@ TEST_F(HttpsServerTest, BrokenReloadKeepsTheCurrentCertificate) {
 }
 
 TEST_F(HttpsServerTest, MutualTlsWithoutACaIsRefusedAtStart) {
-  TlsConfig tls;
-  tls.certificate_chain_file = dir_ + "/server.pem";
-  tls.private_key_file = dir_ + "/server.key";
+  TlsConfig tls = ServerFiles();
   tls.require_client_certificate = true;
-  ServerConfig config;
-  config.listeners.push_back(ListenerConfig{"api", "127.0.0.1", 0, tls});
-  Server server(config, handler_);
-  auto status = server.Start();
-  ASSERT_FALSE(status);
-  EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(server.BoundPort(0), 0);
+  EXPECT_EQ(StartRefusal(tls).code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(HttpsServerTest, KeyThatDoesNotMatchTheCertificateIsRefusedAtStart) {
-  TlsConfig tls;
-  tls.certificate_chain_file = dir_ + "/server.pem";
+  TlsConfig tls = ServerFiles();
   tls.private_key_file = pki_->server_two_key;
-  ServerConfig config;
-  config.listeners.push_back(ListenerConfig{"api", "127.0.0.1", 0, tls});
-  Server server(config, handler_);
-  auto status = server.Start();
-  ASSERT_FALSE(status);
-  EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
+  const Error refusal = StartRefusal(tls);
+  EXPECT_EQ(refusal.code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(refusal.message.ends_with(".tls.key_file: key rejected")) << refusal.message;
 }
 
-TEST_F(HttpsServerTest, KeyFileOpenToOthersIsRefusedNamingTheConfigKey) {
+TEST_F(HttpsServerTest, KeyFileOpenToOthersIsRefusedAtStart) {
   std::filesystem::permissions(dir_ + "/server.key", std::filesystem::perms::others_read,
                                std::filesystem::perm_options::add);
-  TlsConfig tls;
-  tls.certificate_chain_file = dir_ + "/server.pem";
-  tls.private_key_file = dir_ + "/server.key";
-  ServerConfig config;
-  config.listeners.push_back(ListenerConfig{"api", "127.0.0.1", 0, tls});
-  Server server(config, handler_);
-  auto status = server.Start();
-  ASSERT_FALSE(status);
-  EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(status.error().message.find("readable or writable by others"), std::string::npos)
-      << status.error().message;
+  const Error refusal = StartRefusal(ServerFiles());
+  EXPECT_EQ(refusal.code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refusal.message, "http.listeners[0].tls.key_file: " + dir_ +
+                                 "/server.key: readable or writable by others (mode 0604): "
+                                 "chmod o-rwx");
 }
 
 TEST_F(HttpsServerTest, NonLoopbackTlsListenerNeedsNoDevFlag) {
