@@ -45,9 +45,7 @@ struct AuditLog::Waiter {
 AuditLog::AuditLog(AuditLogOptions options, std::shared_ptr<CheckpointSigner> signer)
     : options_(std::move(options)), signer_(std::move(signer)) {}
 
-AuditLog::~AuditLog() {
-  Close();
-}
+AuditLog::~AuditLog() { Close(); }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
                                                  std::shared_ptr<CheckpointSigner> signer) {

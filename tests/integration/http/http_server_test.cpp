@@ -131,11 +131,12 @@ TEST_F(HttpServerTest, ChunkedBodyGrowingPastTheLimitGets413) {
   EXPECT_EQ(handler_.calls.load(), 0);
 }
 
+// The coding's name is case-insensitive (RFC 9112 §7).
 TEST_F(HttpServerTest, ChunkedBodyWithinTheLimitIsAccepted) {
   StartServer(LoopbackConfig());
   TestClient client = Connect();
   ASSERT_TRUE(
-      client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
   auto reply = client.Read();
   ASSERT_TRUE(reply);
@@ -157,15 +158,6 @@ TEST_F(HttpServerTest, TransferCodingOtherThanChunkedGets501AndClose) {
   EXPECT_NE(reply->body.find(R"("code":"not_implemented")"), std::string::npos) << reply->body;
   EXPECT_TRUE(client.WaitClosed(5s));
   EXPECT_EQ(handler_.calls.load(), 0);
-
-  TestClient any_case = Connect();
-  ASSERT_TRUE(
-      any_case.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
-                    "5\r\nhello\r\n0\r\n\r\n"));
-  auto accepted = any_case.Read();
-  ASSERT_TRUE(accepted);
-  EXPECT_EQ(accepted->status, 200u);
-  EXPECT_EQ(accepted->body, "hello");
 }
 
 TEST_F(HttpServerTest, HeadersOverTheLimitGet431AndClose) {
