@@ -8,9 +8,11 @@
 #   bench/run.sh            full run (about 12 minutes on 2 cores, ~3 GB disk at 10^7 records)
 #   bench/run.sh --smoke    a few seconds per part: CI keeps the pieces working
 #
-# Env: BUILD_DIR (default build-bench, Release), OUT, WORK (scratch, default a
-# temp dir removed at exit), KMSD_SKIP_DEPS=1 to skip apt, SCALE="10000 1000000 10000000",
-# SCALE_ROUNDS (decrypt rounds per scale size, best reported; 3, smoke 1).
+# Env: BUILD_DIR (default build-bench, Release), OUT (written only when the
+# run succeeds), WORK (scratch: empty, default a temp dir removed at exit),
+# KMSD_SKIP_DEPS=1 to skip apt, KMSD_SKIP_BUILD=1, CONNS="1,8,32,128",
+# SCALE="10000 1000000 10000000" (growing record counts), SCALE_ROUNDS
+# (decrypt rounds per scale size, best reported; 3, smoke 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,26 +20,44 @@ ROOT=$(pwd)
 SMOKE=0
 [[ "${1:-}" == "--smoke" ]] && SMOKE=1
 if ((SMOKE)); then
-  CONNS=${CONNS:-1,4}; WARMUP=0; DURATION=1; SCALE=${SCALE:-"1000 3000"}
+  # Scale sizes above what the 2 s generate round stores (a few thousand), so
+  # the bulk loader really adds records between them.
+  CONNS=${CONNS:-1,4}; WARMUP=0; DURATION=1; SCALE=${SCALE:-"20000 40000"}
   SCALE_DURATION=1; SCALE_ROUNDS=${SCALE_ROUNDS:-1}; POLICY_MIN_TIME=0.05; RECORDING_MIB=8; RECORDING_RUNS=1
 else
   CONNS=${CONNS:-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE:-"10000 1000000 10000000"}
   SCALE_DURATION=10; SCALE_ROUNDS=${SCALE_ROUNDS:-3}; POLICY_MIN_TIME=1; RECORDING_MIB=256; RECORDING_RUNS=3
 fi
-if ! [[ "$SCALE_ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
-  echo "bench: SCALE_ROUNDS must be a positive integer, not '$SCALE_ROUNDS'" >&2
-  exit 2
-fi
+usage_error() { echo "bench: $*" >&2; exit 2; }
+[[ "$SCALE_ROUNDS" =~ ^[1-9][0-9]*$ ]] ||
+  usage_error "SCALE_ROUNDS must be a positive integer, not '$SCALE_ROUNDS'"
+[[ "$CONNS" =~ ^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3})*$ ]] ||
+  usage_error "CONNS must be comma-separated counts from 1 to 9999, not '$CONNS'"
+[[ "$SCALE" =~ ^\ *[1-9][0-9]*(\ +[1-9][0-9]*)*\ *$ ]] ||
+  usage_error "SCALE must be one or more record counts, not '$SCALE'"
 BUILD_DIR=${BUILD_DIR:-build-bench}
 OUT=${OUT:-$ROOT/docs/benchmarks}
-mkdir -p "$OUT"
+DAEMON_PID=""
+stop_daemon() {
+  if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" 2>/dev/null || true
+  fi
+  DAEMON_PID=""
+}
 if [[ -z "${WORK:-}" ]]; then
   WORK=$(mktemp -d /var/tmp/kmsd-bench.XXXXXX)
   trap 'stop_daemon; rm -rf "$WORK"' EXIT
 else
+  # A store left by an earlier run would be measured again at every size.
   mkdir -p "$WORK"
+  [[ -z "$(ls -A "$WORK")" ]] || usage_error "WORK=$WORK must be empty (it holds an earlier run)"
   trap 'stop_daemon' EXIT
 fi
+# Results are written here and copied to OUT only when the run succeeds, so
+# a failed run leaves the published figures as they were.
+RESULTS=$WORK/results
+mkdir -p "$RESULTS"
 
 if [[ "${KMSD_SKIP_DEPS:-0}" != 1 ]]; then scripts/install-deps.sh; fi
 if [[ "${KMSD_SKIP_BUILD:-0}" != 1 ]]; then
@@ -48,15 +68,7 @@ BIN=$ROOT/$BUILD_DIR
 KMSD=$BIN/daemon/kmsd
 BENCH=$BIN/bench/load/kmsd-bench
 
-DAEMON_PID=""
 PORT=""
-stop_daemon() {
-  if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -TERM "$DAEMON_PID"
-    wait "$DAEMON_PID" 2>/dev/null || true
-  fi
-  DAEMON_PID=""
-}
 free_port() {
   local port
   while :; do
@@ -93,33 +105,41 @@ field() { # field NAME LINE...
 # that each ratio compares figures taken seconds apart: this machine's speed
 # drifts by up to a third over the minutes a full pass of either would take.
 echo "== raw token, then through kmsd --dev, at $CONNS threads/connections, ${DURATION}s each"
-: >"$OUT/raw.txt"
-: >"$OUT/http.txt"
-: >"$OUT/http-errors.txt"
+: >"$RESULTS/raw.txt"
+: >"$RESULTS/http.txt"
+: >"$RESULTS/http-errors.txt"
 start_daemon "$WORK/dev" "$WORK/kmsd.log"
 for conns in ${CONNS//,/ }; do
   "$BENCH" raw --dir "$WORK/raw" --conns "$conns" --warmup "$WARMUP" --duration "$DURATION" \
-    2>>"$WORK/raw.log" | tee -a "$OUT/raw.txt"
+    2>>"$WORK/raw.log" | tee -a "$RESULTS/raw.txt"
   "$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --daemon-pid "$DAEMON_PID" --conns "$conns" \
-    --warmup "$WARMUP" --duration "$DURATION" 2> >(tee -a "$OUT/http-errors.txt" >&2) |
-    tee -a "$OUT/http.txt"
+    --warmup "$WARMUP" --duration "$DURATION" 2> >(tee -a "$RESULTS/http-errors.txt" >&2) |
+    tee -a "$RESULTS/http.txt"
 done
 DAEMON_RSS=$(rss_mib "$DAEMON_PID")
 stop_daemon
 
 echo "== scale: decrypt with $SCALE records in the store"
-: >"$OUT/scale.txt"
-: >"$OUT/scale-rounds.txt"
+: >"$RESULTS/scale.txt"
+: >"$RESULTS/scale-rounds.txt"
 start_daemon "$WORK/scale" "$WORK/scale.log"
 "$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --ops generate --conns 8 --warmup 0 \
   --duration 2 --contexts-out "$WORK/contexts.txt" >/dev/null
 stop_daemon
 # Decrypt tokens for the scale rounds: twice the rate the 32-connection round managed.
-RATE_HINT=$(field ops_s "$(grep '^decrypt conns=32 ' "$OUT/http.txt" || true)")
+RATE_HINT=$(field ops_s "$(grep '^decrypt conns=32 ' "$RESULTS/http.txt" || true)")
+previous_records=""
 for records in $SCALE; do
   loaded=$("$BENCH" preload --db "$WORK/scale/kmsd.db" --records "$records")
   echo "$loaded"
   records=$(field records "$loaded")  # what the store holds, which may exceed the request
+  # Two sizes over one store would meet the scale targets by comparing a
+  # store with itself.
+  if [[ "$records" == "$previous_records" ]]; then
+    echo "bench: SCALE sizes must each exceed the records already stored ($records)" >&2
+    exit 2
+  fi
+  previous_records=$records
   AUDIT_MIB=$(du -sm "$WORK/scale/audit" | cut -f1)  # history read after start-up, not before
   start_daemon "$WORK/scale" "$WORK/scale.log"
   # Best of SCALE_ROUNDS rounds: this machine's speed drifts by a third from
@@ -130,8 +150,8 @@ for records in $SCALE; do
     line=$("$BENCH" http --port "$PORT" --dev-dir "$WORK/scale" --daemon-pid "$DAEMON_PID" \
       --rate-hint "${RATE_HINT:-0}" --ops decrypt --conns 32 \
       --warmup "$WARMUP" --duration "$SCALE_DURATION" --contexts-in "$WORK/contexts.txt" \
-      2> >(tee -a "$OUT/http-errors.txt" >&2))
-    echo "records=$records round=$round $line" >>"$OUT/scale-rounds.txt"
+      2> >(tee -a "$RESULTS/http-errors.txt" >&2))
+    echo "records=$records round=$round $line" >>"$RESULTS/scale-rounds.txt"
     rate=$(field ops_s "$line")
     if awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; then
       best=$line best_rate=$rate
@@ -142,29 +162,33 @@ for records in $SCALE; do
     exit 1
   fi
   echo "records=$records audit_mib=$AUDIT_MIB startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $best" |
-    tee -a "$OUT/scale.txt"
+    tee -a "$RESULTS/scale.txt"
   stop_daemon
 done
 DB_MIB=$(du -m "$WORK/scale/kmsd.db" | cut -f1)
 
 echo "== policy evaluation (100 rules) and file encryption"
 "$BIN/bench/policy/policy_bench" --benchmark_min_time="$POLICY_MIN_TIME" \
-  --benchmark_format=console 2>/dev/null | tee "$OUT/policy.txt"
+  --benchmark_format=console 2>/dev/null | tee "$RESULTS/policy.txt"
 # Files on tmpfs (the bench's default): on disk, fsync bounds the figure at
 # disk speed, which says nothing about the code (the copy row shows that floor).
 "$BIN/bench/recording/recording_bench" --size-mib "$RECORDING_MIB" --runs "$RECORDING_RUNS" \
-  --workers 0,1,2 2>&1 | tee "$OUT/recording.txt"
+  --workers 0,1,2 2>&1 | tee "$RESULTS/recording.txt"
 
-bench/report.sh "$OUT" "$DAEMON_RSS" "$DB_MIB" | tee "$OUT/report.md"
+bench/report.sh "$RESULTS" "$DAEMON_RSS" "$DB_MIB" | tee "$RESULTS/report.md"
 
 # A run with failed requests, or with decrypt rounds that ran out of
 # authorization tokens (their figure is capped), is not a result: say so in
 # the exit status.
-if grep -hE " errors=[1-9]" "$OUT/http.txt" "$OUT/scale-rounds.txt" >&2; then
-  echo "bench: requests failed (see $OUT/http-errors.txt)" >&2
+if grep -hE " errors=[1-9]" "$RESULTS/http.txt" "$RESULTS/scale-rounds.txt" >&2; then
+  tail -5 "$RESULTS/http-errors.txt" >&2
+  echo "bench: requests failed; $OUT is left as it was" >&2
   exit 1
 fi
-if grep -h "ran out of authorization tokens" "$OUT/http-errors.txt" >&2; then
-  echo "bench: a decrypt round ran out of authorization tokens (see $OUT/http-errors.txt)" >&2
+if grep -h "ran out of authorization tokens" "$RESULTS/http-errors.txt" >&2; then
+  echo "bench: a decrypt round ran out of authorization tokens; $OUT is left as it was" >&2
   exit 1
 fi
+mkdir -p "$OUT"
+cp "$RESULTS"/* "$OUT"/
+echo "bench: report and data written to $OUT"

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
 
   for (auto* cmd : {raw_cmd, http_cmd}) {
     cmd->add_option("--conns", connections, "connection (thread) counts, one round each")
-        ->delimiter(',');
+        ->delimiter(',')
+        ->check(CLI::Range(1, 9999));
     cmd->add_option("--warmup", warmup, "seconds before the clock starts");
     cmd->add_option("--duration", duration, "timed seconds per round")->check(CLI::Range(1, 3600));
   }
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   preload_cmd->add_option("--tenant", preload.tenant, "tenant to fill");
   preload_cmd->add_option("--records", preload.total_records, "records the tenant ends with")
-      ->required();
+      ->required()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
 
   CLI11_PARSE(app, argc, argv);
   if (*raw_cmd) {
