@@ -58,12 +58,14 @@ done
 echo
 echo "## Scale (decrypt at 32 connections against a preloaded store)"
 echo
-echo "| records | audit log MiB | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "Decrypts go to records drawn uniformly from the whole store (\"sampled\": how many)."
+echo
+echo "| records | sampled | audit log MiB | start-up ms (exec → /readyz 200) | RSS MiB | decrypt/s | p50 ms | p99 ms | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 : >"$DIR/scale.dat"
 while read -r line; do
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
-  echo "| $(get records) | $(get audit_mib) | $(get startup_ms) | $(get rss_mib) | $(get ops_s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
+  echo "| $(get records) | $(get sampled) | $(get audit_mib) | $(get startup_ms) | $(get rss_mib) | $(get ops_s) | $(get p50_ms) | $(get p99_ms) | $(get errors) |"
   echo "$(get records) $(get ops_s) $(get rss_mib) $(get p99_ms) $(get startup_ms)" >>"$DIR/scale.dat"
 done <"$DIR/scale.txt"
 echo
@@ -80,22 +82,35 @@ echo
 echo "## Targets"
 echo
 check() { if awk "BEGIN { exit !($2) }"; then echo "- [met] $1"; else echo "- [MISSED] $1"; fi; }
+# A target this run did not measure is listed as such, never left out.
+unmeasured() { echo "- [not measured] $1"; }
 check "generate ≥ 0.5 × raw generate+wrap (best: $best_gen_ratio)" "$best_gen_ratio >= 0.5"
 check "decrypt ≥ 0.35 × raw unwrap (best: $best_dec_ratio)" "$best_dec_ratio >= 0.35"
-if grep -q "conns=32 " "$DIR/http.txt"; then
-  for op in generate decrypt; do
+for op in generate decrypt; do
+  if grep -q "^$op conns=32 " "$DIR/http.txt"; then
     p50=$(kv "$DIR/http.txt" $op 32 p50_ms); p99=$(kv "$DIR/http.txt" $op 32 p99_ms)
     check "$op p99 ≤ 10 × p50 at 32 connections ($p99 vs $p50 ms)" "$p99 <= 10 * $p50"
-  done
-fi
+  else
+    unmeasured "$op p99 ≤ 10 × p50 at 32 connections (CONNS has no 32)"
+  fi
+done
 if grep -q "conns=128 " "$DIR/http.txt"; then
   errors=$(( $(kv "$DIR/http.txt" generate 128 errors) + $(kv "$DIR/http.txt" decrypt 128 errors) ))
   check "zero errors at 128 connections ($errors)" "$errors == 0"
+else
+  unmeasured "zero errors at 128 connections (CONNS has no 128)"
 fi
 first=$(head -1 "$DIR/scale.dat"); last=$(tail -1 "$DIR/scale.dat")
 read -r n0 d0 r0 _ _ <<<"$first"; read -r n1 d1 r1 _ s1 <<<"$last"
-check "decrypt at $n1 records within 15 % of $n0 ($d1 vs $d0 /s)" "$d1 >= 0.85 * $d0"
-check "RSS growth $n0 → $n1 records under 50 MiB ($r0 → $r1 MiB)" "$r1 - $r0 < 50"
+if [[ "$(wc -l <"$DIR/scale.dat")" -ge 2 ]]; then
+  # Either way: a large store that decrypts much faster than a small one
+  # says the two rounds did not measure the same thing.
+  check "decrypt at $n1 records within 15 % of $n0 ($d1 vs $d0 /s)" \
+    "$d1 >= 0.85 * $d0 && $d1 <= 1.15 * $d0"
+  check "RSS growth $n0 → $n1 records under 50 MiB ($r0 → $r1 MiB)" "$r1 - $r0 < 50"
+else
+  unmeasured "decrypt within 15 % and RSS growth under 50 MiB across sizes (SCALE has one size)"
+fi
 check "start-up under 1 s at $n1 records ($s1 ms)" "$s1 < 1000"
 # File encryption: the best worker count's wall-clock ratios (enc, dec) to
 # `openssl speed -evp aes-256-gcm` at 16 KiB blocks; both must reach 0.7.

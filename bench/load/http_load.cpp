@@ -52,8 +52,11 @@ std::string ErrorKind(unsigned status, const std::string& body) {
   auto value = boost::json::parse(body, ec);
   std::string code = "?";
   if (!ec && value.is_object()) {
-    if (const auto* error = value.as_object().if_contains("error"); error && error->is_string()) {
-      code = std::string(error->as_string());
+    // docs/api.md: {"error": {"code": "...", "message": "..."}}
+    if (const auto* error = value.as_object().if_contains("error"); error && error->is_object()) {
+      if (const auto* name = error->as_object().if_contains("code"); name && name->is_string()) {
+        code = std::string(name->as_string());
+      }
     }
   }
   return fmt::format("{} {}", status, code);
@@ -244,6 +247,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
   // Decrypt tokens are minted for twice the best rate seen so far (either
   // operation: a decrypt round may run twice as fast as the round before it).
   double best_rate_seen = std::max(2000.0, options.rate_hint);
+  bool failed = false;  // any failed request, warm-up included, or a decrypt round short of tokens
   for (unsigned connections : options.connections) {
     for (const auto& operation : options.operations) {
       Phase phase;
@@ -273,6 +277,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
       for (const auto& [kind, count] : phase.error_kinds) {
         fmt::print(stderr, "{} conns={}: {} x {}\n", operation, connections, count, kind);
       }
+      failed = failed || phase.starved > 0 || !phase.error_kinds.empty();
     }
   }
   if (!options.contexts_out.empty()) {
@@ -281,7 +286,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
     if (!out)
       return fail("contexts", MakeError(ErrorCode::kInternal, "cannot write contexts file"));
   }
-  return 0;
+  return failed ? 1 : 0;
 }
 
 }  // namespace kmsd::bench

@@ -31,8 +31,9 @@ struct HttpLoadOptions {
 // Prints one line per (operation, connections):
 // "generate conns=N ops=.. errors=.. ops_s=.. p50_ms=.. p99_ms=.. p999_ms=.."
 // with the daemon's (daemon_pid) and the generator's CPU per request.
-// Returns a process exit code: 1 when setup fails (0 even when requests
-// failed: the errors are in the report).
+// Every line is printed; then the exit code is 1 when setup failed, any
+// request failed (warm-up included: kinds and counts on stderr) or a decrypt
+// round ran out of authorization tokens, else 0.
 int RunHttpLoad(const HttpLoadOptions& options);
 
 }  // namespace kmsd::bench

@@ -2,9 +2,13 @@
 //
 //   kmsd-bench raw     --dir D --conns 1,8,32,128        the raw token ceiling
 //   kmsd-bench http    --port P --dev-dir D --conns ...  load through a kmsd --dev daemon
-//   kmsd-bench preload --db D/kmsd.db --records N        bulk-fill a stopped daemon's store
+//   kmsd-bench preload --dev-dir D --records N           bulk-fill a stopped daemon's store
 //
-// Each prints key=value lines on stdout (see latency.h) and problems on stderr.
+// Each prints key=value lines on stdout (see latency.h) and problems, the
+// token's log included, on stderr. Exit status 1 when any operation failed.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 
 #include "bench/load/http_load.h"
@@ -49,15 +53,21 @@ int main(int argc, char** argv) {
 
   kmsd::bench::PreloadOptions preload;
   auto* preload_cmd = app.add_subcommand("preload", "bulk-fill a stopped daemon's store");
-  preload_cmd->add_option("--db", preload.database, "the daemon's kmsd.db")
+  preload_cmd->add_option("--dev-dir", preload.dev_dir, "the stopped daemon's --data-dir")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingDirectory);
   preload_cmd->add_option("--tenant", preload.tenant, "tenant to fill");
   preload_cmd->add_option("--records", preload.total_records, "records the tenant ends with")
       ->required()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  preload_cmd->add_option("--sample-out", preload.sample_out,
+                          "write context ids drawn uniformly from the store here");
+  preload_cmd->add_option("--sample", preload.sample_size, "how many context ids to draw")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}));
 
   CLI11_PARSE(app, argc, argv);
+  // stdout carries only the result lines bench/run.sh reads.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("kmsd-bench"));
   if (*raw_cmd) {
     raw.threads = connections;
     raw.warmup = std::chrono::seconds(warmup);

@@ -39,6 +39,7 @@ int Fail(std::string_view step, const Error& error) {
 }  // namespace
 
 int RunRawToken(const RawTokenOptions& options) {
+  bool failed = false;
   auto token = hsm::EnsureDevToken(options.dir);
   if (!token) return Fail("token", token.error());
   for (unsigned threads : options.threads) {
@@ -76,8 +77,10 @@ int RunRawToken(const RawTokenOptions& options) {
     });
     fmt::print("{}\n", FormatSummaryLine(fmt::format("raw_unwrap conns={}", threads), unwrap));
     std::fflush(stdout);
+    failed = failed || generate.errors > 0 || unwrap.errors > 0;
   }
-  return 0;
+  if (failed) fmt::print(stderr, "kmsd-bench raw: token operations failed (errors= above)\n");
+  return failed ? 1 : 0;
 }
 
 }  // namespace kmsd::bench

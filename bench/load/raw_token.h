@@ -18,7 +18,8 @@ struct RawTokenOptions {
 
 // Prints one summary line per (operation, thread count): "raw_generate
 // threads=N ..." (GenerateDataKey: token RNG + AES-GCM wrap under the KEK)
-// and "raw_unwrap threads=N ...". Returns a process exit code.
+// and "raw_unwrap threads=N ...". Returns a process exit code: 1 when setup
+// failed or any timed operation failed (after every line is printed).
 int RunRawToken(const RawTokenOptions& options);
 
 }  // namespace kmsd::bench
