@@ -21,6 +21,7 @@ std::string_view ProblemKindName(ProblemKind kind) noexcept {
     case ProblemKind::kBadSignature: return "bad_signature";
     case ProblemKind::kMissingStart: return "missing_start";
     case ProblemKind::kUnanchoredTooLong: return "unanchored_too_long";
+    case ProblemKind::kEmpty: return "empty";
   }
   return "unknown";
 }
@@ -112,6 +113,9 @@ VerifyReport VerifyAuditFiles(std::span<const std::filesystem::path> files,
       chain = line->hash;
     }
   }
+  // A log emptied to zero bytes (or only empty files given) is a tail cut
+  // at line 0; nothing verified is never ok.
+  if (first_line) return fail(ProblemKind::kEmpty, files.empty() ? "" : files[0].string(), 0);
   report.last_seq = seq;
   if (options.max_unanchored_events && report.unanchored_events > *options.max_unanchored_events) {
     const FileLine at = *report.first_unanchored;

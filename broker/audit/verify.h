@@ -37,6 +37,7 @@ enum class ProblemKind {
   kBadSignature,       // checkpoint signature invalid (e.g. rewritten chain) or from another key
   kMissingStart,       // the first line does not start the chain (prev is not all zeros)
   kUnanchoredTooLong,  // more events after the last checkpoint than a live log can have
+  kEmpty,              // no line in any file given: nothing was verified (named: the first file)
 };
 
 std::string_view ProblemKindName(ProblemKind kind) noexcept;

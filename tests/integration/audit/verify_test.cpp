@@ -304,6 +304,17 @@ TEST_F(VerifyTest, CheckpointWithWrongSeqIsNamed) {
   ExpectProblem(Verify(), ProblemKind::kSeqMismatch, 11);
 }
 
+// A log emptied to zero bytes is a tail cut at line 0: it used to verify as
+// "ok: 0 events". Nothing verified is never ok.
+TEST_F(VerifyTest, EmptiedLogIsAFailureNotAnEmptySuccess) {
+  WriteFile(files_[0], "");
+  const auto r = Verify();
+  ExpectProblem(r, ProblemKind::kEmpty, 0);
+  EXPECT_EQ(r.problem->file, files_[0].string());
+  EXPECT_TRUE(FormatVerifyReport(r).starts_with("FAILED: ")) << FormatVerifyReport(r);
+  EXPECT_TRUE(FormatVerifyReport(r).ends_with(" empty")) << FormatVerifyReport(r);
+}
+
 TEST_F(VerifyTest, UnreadableFileIsNamed) {
   std::vector<std::filesystem::path> files = {dir_.path() / "no-such-file.jsonl"};
   const auto r = VerifyAuditFiles(files, signer_->PublicKeyDer());

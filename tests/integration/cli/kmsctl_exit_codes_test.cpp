@@ -286,5 +286,22 @@ TEST(KmsctlAuditVerifyTest, MissingPathIsNamedNotTheKeyDerivedFromIt) {
   EXPECT_EQ(result.err.find("public key"), std::string::npos) << result.err;
 }
 
+// An audit file emptied to zero bytes verified as "ok: 0 events", exit 0.
+TEST(KmsctlAuditVerifyTest, EmptiedAuditFileFailsVerification) {
+  TempDir dir{"kmsctl-verify"};
+  // Any P-256 public key: verification fails before a signature is checked.
+  const std::string key_file = dir.File("signer.pub.pem");
+  std::ofstream(key_file) << "-----BEGIN PUBLIC KEY-----\n"
+                             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEacoINMzxIyuf0SACC/yEKJZVjHXu\n"
+                             "SwYTaHY525ZAqnM2orZQ+Y10Fll3+ykh3DI5xnQdSDFD656+d/4SOnrJ/w==\n"
+                             "-----END PUBLIC KEY-----\n";
+  const std::string audit_file = dir.File("audit-000001.jsonl");
+  std::ofstream{audit_file};
+  const auto result =
+      RunProcess({KMSCTL_PATH, "audit", "verify", "--public-key", key_file, audit_file});
+  EXPECT_EQ(result.exit_code, kExitIntegrity) << result.out << result.err;
+  EXPECT_NE(result.out.find("FAILED: " + audit_file + ":0 empty"), std::string::npos) << result.out;
+}
+
 }  // namespace
 }  // namespace kmsd::testing
