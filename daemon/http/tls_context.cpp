@@ -165,6 +165,8 @@ Result<std::shared_ptr<ssl::context>> BuildServerTlsContext(const TlsConfig& con
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  // SSL_OP_NO_TICKET alone still sends TLS 1.3 (stateful) tickets.
+  if (SSL_CTX_set_num_tickets(ctx, 0) != 1) return Invalid("tls: cannot turn session tickets off");
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
     return Invalid("tls: cipher configuration rejected");

@@ -126,6 +126,20 @@ TEST_F(HttpsServerTest, ServesTls13AndTls12) {
   EXPECT_EQ(reply12->status, 200u);
 }
 
+// docs/http-server.md: no session tickets. SSL_OP_NO_TICKET alone still
+// let OpenSSL send TLS 1.3 tickets (stateful ones), so a client kept a
+// resumable session.
+TEST_F(HttpsServerTest, Tls13ClientsGetNoSessionTicket) {
+  StartServer(false);
+  auto client = TestClient::Tls(port_, Trusting());
+  ASSERT_TRUE(client);
+  // The reply's read also processes whatever post-handshake messages came first.
+  auto reply = client->Post("/echo", "after the handshake");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200u);
+  EXPECT_FALSE(client->SessionIsResumable());
+}
+
 TEST_F(HttpsServerTest, Tls11IsRefusedByTheServer) {
   StartServer(false);
   TlsOptions old = Trusting();

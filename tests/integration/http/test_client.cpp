@@ -209,4 +209,10 @@ std::string TestClient::ServerCertificateCn() const {
   return cn;
 }
 
+bool TestClient::SessionIsResumable() const {
+  if (ssl_ == nullptr) return false;
+  const SSL_SESSION* session = SSL_get_session(ssl_);
+  return session != nullptr && SSL_SESSION_is_resumable(session) == 1;
+}
+
 }  // namespace kmsd::http::testing

@@ -56,6 +56,9 @@ class TestClient {
   bool Readable();
   // Subject CN of the certificate the server presented (TLS only).
   std::string ServerCertificateCn() const;
+  // True when the server gave this connection something to resume it with
+  // (a TLS 1.3 session ticket; a TLS 1.2 session id).
+  bool SessionIsResumable() const;
   int fd() const { return fd_; }
 
  private:
