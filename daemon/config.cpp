@@ -53,6 +53,13 @@ class TableReader {
     }
   }
 
+  // Optional, but not empty when given (a default stands in when absent).
+  void NonEmptyString(std::string_view key, std::string& out) {
+    const bool given = table_.get(key) != nullptr;
+    String(key, out);
+    if (given && out.empty()) Problem(key, "must not be empty");
+  }
+
   void Bool(std::string_view key, bool& out) {
     known_.insert(std::string(key));
     const toml::node* node = table_.get(key);
@@ -269,8 +276,8 @@ void ReadIdentity(const toml::table& table, Config& config, std::vector<std::str
   r.String("audience", id.audience, true);
   r.String("jwks_file", id.jwks_file, true);
   r.Seconds("leeway_seconds", id.leeway, 0, 600);
-  r.String("tenant_claim", id.tenant_claim);
-  r.String("roles_claim", id.roles_claim);
+  r.NonEmptyString("tenant_claim", id.tenant_claim);
+  r.NonEmptyString("roles_claim", id.roles_claim);
   if (const toml::table* map = r.Table("role_map")) {
     for (const auto& [claim_value, node] : *map) {
       const auto role = node.value<std::string>();
@@ -306,7 +313,7 @@ void ReadTokens(const toml::array& array, Config& config, std::vector<std::strin
     r.String("label", token.label, true);
     r.Secret("pin", token.pin, true);
     r.Integer("pool_size", token.pool_size, 1, 256);
-    r.String("kek_label_prefix", token.kek_label_prefix);
+    r.NonEmptyString("kek_label_prefix", token.kek_label_prefix);
     if (!token.name.empty() && !names.insert(token.name).second) r.Problem("name", "is used twice");
     if (!std::filesystem::path(token.module).is_absolute())
       r.Problem("module", "must be an absolute path");

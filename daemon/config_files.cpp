@@ -1,11 +1,15 @@
 // UnreadableFiles: what --check-config warns about beyond the file's own
 // problems (daemon/config.h).
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "common/secret_file.h"
 #include "daemon/config.h"
@@ -19,6 +23,34 @@ void Check(std::vector<std::string>& out, const std::string& key, const std::str
   if (::access(file.c_str(), R_OK) != 0) {
     out.push_back(key + ": " + file + ": " + std::strerror(errno));
   }
+}
+
+bool Readable(const std::string& file) {
+  return !file.empty() && ::access(file.c_str(), R_OK) == 0;
+}
+
+// A PKCS#11 module is a shared library: a file without the ELF magic (a PIN
+// file named by mistake) would fail the start-up's dlopen.
+void CheckModule(std::vector<std::string>& out, const std::string& key, const std::string& file) {
+  if (!Readable(file)) return;  // Check() names it
+  std::array<char, 4> magic{};
+  std::ifstream in(file, std::ios::binary);
+  in.read(magic.data(), magic.size());
+  if (!in || magic != std::array<char, 4>{'\x7f', 'E', 'L', 'F'}) {
+    out.push_back(key + ": " + file + ": not a shared library (no ELF header)");
+  }
+}
+
+// A certificate file (or CA bundle) must hold at least one PEM certificate;
+// a key file named in its place would stop the start-up.
+void CheckCertificates(std::vector<std::string>& out, const std::string& key,
+                       const std::string& file) {
+  if (!Readable(file) || std::filesystem::is_directory(file)) return;
+  BIO* bio = BIO_new_file(file.c_str(), "r");
+  X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (cert == nullptr) out.push_back(key + ": " + file + ": holds no PEM certificate");
+  X509_free(cert);
+  BIO_free(bio);
 }
 
 // A JWKS file that reads but would stop the start-up (not a key set, or
@@ -48,14 +80,20 @@ std::vector<std::string> UnreadableFiles(const Config& config) {
   std::vector<std::string> out;
   if (config.tls.enabled) {
     Check(out, "tls.cert_file", config.tls.cert_file);
+    CheckCertificates(out, "tls.cert_file", config.tls.cert_file);
     CheckSecret(out, "tls.key", config.tls.key);
     Check(out, "tls.client_ca_file", config.tls.client_ca_file);
+    CheckCertificates(out, "tls.client_ca_file", config.tls.client_ca_file);
+  }
+  if (std::error_code ec; std::filesystem::is_directory(config.store.path, ec)) {
+    out.push_back("store.path: " + config.store.path + ": is a directory");
   }
   Check(out, "identity.jwks_file", config.identity.jwks_file);
   CheckJwks(out, "identity.jwks_file", config.identity.jwks_file, jose::kAllAlgorithms);
   for (std::size_t i = 0; i < config.tokens.size(); ++i) {
     const std::string at = "tokens[" + std::to_string(i) + "]";
     Check(out, at + ".module", config.tokens[i].module);
+    CheckModule(out, at + ".module", config.tokens[i].module);
     CheckSecret(out, at + ".pin", config.tokens[i].pin);
   }
   for (std::size_t i = 0; i < config.tenants.size(); ++i) {

@@ -154,6 +154,24 @@ TEST(ConfigTest, BrokerIdTenantNamesAndSignerFilesAreChecked) {
               Contains("tenants[0].signers_jwks_file: must be an absolute path"));
 }
 
+// Names that were accepted empty: a claim named "" is in no token (every
+// caller would be roleless, or tenantless), and an empty KEK label prefix
+// makes a tenant's KEK labels bare "acme:v1", open to clashes with other
+// objects on a shared token.
+TEST(ConfigTest, EmptyClaimNamesAndKekLabelPrefixAreRefused) {
+  const auto with = [](std::string_view from, std::string_view to) {
+    std::string text(kValid);
+    ReplaceIn(text, from, to);
+    return text;
+  };
+  EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\nroles_claim = \"\"")),
+              Contains("identity.roles_claim: must not be empty"));
+  EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\ntenant_claim = \"\"")),
+              Contains("identity.tenant_claim: must not be empty"));
+  EXPECT_THAT(ProblemsOf(with("label = \"kmsd\"", "label = \"kmsd\"\nkek_label_prefix = \"\"")),
+              Contains("tokens[0].kek_label_prefix: must not be empty"));
+}
+
 // Rules over several keys are named beside single-key problems, so one run
 // of --check-config lists everything (they were hidden until the rest was
 // fixed).
@@ -319,6 +337,37 @@ TEST(ConfigTest, JwksFilesThatWouldStopTheStartAreNamed) {
   for (const auto& line : warnings) EXPECT_EQ(line.find("1234"), std::string::npos) << line;
   std::filesystem::remove(not_jwks);
   std::filesystem::remove(empty);
+}
+
+// Files that read but are not what their key needs printed OK: a PIN file
+// named as the module, a key named as the certificate, a directory as the
+// store file. The start-up then failed; --check-config names them now.
+TEST(ConfigTest, FilesOfTheWrongKindAreNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / "kmsd-config-test-kinds";
+  std::filesystem::create_directories(dir / "store-dir");
+  const auto not_elf = dir / "not-a-library.so";
+  const auto not_cert = dir / "not-a-cert.pem";
+  { std::ofstream(not_elf) << "1234\n"; }
+  { std::ofstream(not_cert) << "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"; }
+  std::string text(kValid);
+  ReplaceIn(text, "/etc/kmsd/tls/server.crt", not_cert.string());
+  ReplaceIn(text, "/etc/kmsd/tls/clients-ca.crt", not_cert.string());
+  ReplaceIn(text, "/var/lib/kmsd/kmsd.db", (dir / "store-dir").string());
+  ReplaceIn(text, "pin_credential = \"token-pin\"",
+            "pin_credential = \"token-pin\"\nmodule = \"" + not_elf.string() + "\"");
+  const auto config = ParseConfig(text);
+  ASSERT_TRUE(config) << config.error().message;
+  const auto warnings = UnreadableFiles(*config);
+  EXPECT_THAT(warnings, Contains("tokens[0].module: " + not_elf.string() +
+                                 ": not a shared library (no ELF header)"));
+  EXPECT_THAT(warnings,
+              Contains("tls.cert_file: " + not_cert.string() + ": holds no PEM certificate"));
+  EXPECT_THAT(warnings,
+              Contains("tls.client_ca_file: " + not_cert.string() + ": holds no PEM certificate"));
+  EXPECT_THAT(warnings,
+              Contains("store.path: " + (dir / "store-dir").string() + ": is a directory"));
+  for (const auto& line : warnings) EXPECT_EQ(line.find("1234"), std::string::npos) << line;
+  std::filesystem::remove_all(dir);
 }
 
 // A directory given as the config file is unreadable, not an empty config.
