@@ -15,8 +15,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 
 conns=$(awk '$1 == "raw_generate" { sub("conns=", "", $2); print $2 }' "$DIR/raw.txt")
 : >"$DIR/throughput.dat"
-best_gen_ratio=0
-best_dec_ratio=0
+best_gen_ratio=0 best_gen_conns=-
+best_dec_ratio=0 best_dec_conns=-
 echo "# kmsd benchmark"
 echo
 echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); SoftHSM2 $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo '?'), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1)."
@@ -29,8 +29,12 @@ for c in $conns; do
   rg=$(kv "$DIR/raw.txt" raw_generate "$c" ops_s); ru=$(kv "$DIR/raw.txt" raw_unwrap "$c" ops_s)
   g=$(kv "$DIR/http.txt" generate "$c" ops_s); d=$(kv "$DIR/http.txt" decrypt "$c" ops_s)
   rgen=$(ratio "$g" "$rg"); rdec=$(ratio "$d" "$ru")
-  best_gen_ratio=$(awk -v a="$best_gen_ratio" -v b="$rgen" 'BEGIN { print (b > a ? b : a) }')
-  best_dec_ratio=$(awk -v a="$best_dec_ratio" -v b="$rdec" 'BEGIN { print (b > a ? b : a) }')
+  if awk -v a="$best_gen_ratio" -v b="$rgen" 'BEGIN { exit !(b > a) }'; then
+    best_gen_ratio=$rgen best_gen_conns=$c
+  fi
+  if awk -v a="$best_dec_ratio" -v b="$rdec" 'BEGIN { exit !(b > a) }'; then
+    best_dec_ratio=$rdec best_dec_conns=$c
+  fi
   echo "| $c | $rg | $g | $rgen | $(kv "$DIR/http.txt" generate "$c" p50_ms) | $(kv "$DIR/http.txt" generate "$c" p99_ms) | $(kv "$DIR/http.txt" generate "$c" p999_ms) | $(kv "$DIR/http.txt" generate "$c" errors) | $ru | $d | $rdec | $(kv "$DIR/http.txt" decrypt "$c" p50_ms) | $(kv "$DIR/http.txt" decrypt "$c" p99_ms) | $(kv "$DIR/http.txt" decrypt "$c" p999_ms) | $(kv "$DIR/http.txt" decrypt "$c" errors) |"
   echo "$c $rg $ru $g $d $(kv "$DIR/raw.txt" raw_generate "$c" p99_ms) $(kv "$DIR/raw.txt" raw_unwrap "$c" p99_ms) $(kv "$DIR/http.txt" generate "$c" p99_ms) $(kv "$DIR/http.txt" decrypt "$c" p99_ms)" >>"$DIR/throughput.dat"
 done
@@ -84,8 +88,10 @@ echo
 check() { if awk "BEGIN { exit !($2) }"; then echo "- [met] $1"; else echo "- [MISSED] $1"; fi; }
 # A target this run did not measure is listed as such, never left out.
 unmeasured() { echo "- [not measured] $1"; }
-check "generate ≥ 0.5 × raw generate+wrap (best: $best_gen_ratio)" "$best_gen_ratio >= 0.5"
-check "decrypt ≥ 0.35 × raw unwrap (best: $best_dec_ratio)" "$best_dec_ratio >= 0.35"
+# The best ratio over the connection counts, and where: at high counts the
+# raw token slows under its own lock contention, which raises the ratio.
+check "generate ≥ 0.5 × raw generate+wrap (best: $best_gen_ratio at $best_gen_conns connections)" "$best_gen_ratio >= 0.5"
+check "decrypt ≥ 0.35 × raw unwrap (best: $best_dec_ratio at $best_dec_conns connections)" "$best_dec_ratio >= 0.35"
 for op in generate decrypt; do
   if grep -q "^$op conns=32 " "$DIR/http.txt"; then
     p50=$(kv "$DIR/http.txt" $op 32 p50_ms); p99=$(kv "$DIR/http.txt" $op 32 p99_ms)

@@ -29,6 +29,8 @@ namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr double kDefaultRateGuess = 2000;  // decrypts/s assumed with no --rate-hint
+constexpr int kMaxDecryptAttempts = 4;      // a round that ran dry is repeated this often
 
 // One timed phase: shared by every connection coroutine on the single I/O
 // thread, so no locks.
@@ -42,7 +44,7 @@ struct Phase {
   std::vector<std::string> authorization_tokens;  // decrypt: one per request
   std::vector<std::size_t> token_context;         // index into *contexts
   std::size_t next_token = 0;
-  std::uint64_t starved = 0;  // decrypts skipped: tokens ran out
+  std::uint64_t starved = 0;  // connections that stopped early: tokens ran out
   std::uint64_t sequence = 0;
   std::map<std::string, std::uint64_t> error_kinds;  // "503 hsm_unavailable" → count
 };
@@ -101,10 +103,11 @@ asio::awaitable<void> RunConnection(Phase& phase, asio::ip::tcp::endpoint endpoi
       stream->expires_after(kRequestTimeout);
       auto [connect_error] = co_await stream->async_connect(endpoint, kNoThrow);
       if (connect_error) {
+        // One error per connection, not one per retry: a daemon that is gone
+        // would otherwise add thousands of refused connects a second.
         ++phase.error_kinds["connect: " + connect_error.message()];
-        if (Clock::now() >= phase.measure_from) ++samples.errors;
-        stream.reset();
-        continue;
+        ++samples.errors;
+        co_return;
       }
       stream->socket().set_option(asio::ip::tcp::no_delay(true));
       buffer.clear();
@@ -246,38 +249,55 @@ int RunHttpLoad(const HttpLoadOptions& options) {
   }
   // Decrypt tokens are minted for twice the best rate seen so far (either
   // operation: a decrypt round may run twice as fast as the round before it).
-  double best_rate_seen = std::max(2000.0, options.rate_hint);
+  double best_rate_seen = options.rate_hint > 0 ? options.rate_hint : kDefaultRateGuess;
   bool failed = false;  // any failed request, warm-up included, or a decrypt round short of tokens
   for (unsigned connections : options.connections) {
     for (const auto& operation : options.operations) {
+      const bool decrypt = operation == "decrypt";
+      if (decrypt && contexts.empty())
+        return fail("decrypt", MakeError(ErrorCode::kNotFound, "no context ids"));
       Phase phase;
-      phase.operation = operation;
-      phase.bearer = *bearer;
-      phase.tenant = options.tenant;
-      phase.contexts = &contexts;
-      if (operation == "decrypt") {
-        if (contexts.empty())
-          return fail("decrypt", MakeError(ErrorCode::kNotFound, "no context ids"));
-        const auto seconds = static_cast<double>((options.warmup + options.duration).count());
-        const auto count = static_cast<std::size_t>(best_rate_seen * seconds * 2) + 1000;
-        const auto ttl = options.warmup + options.duration + std::chrono::seconds(30);
-        if (auto minted = MintAuthorizationTokens(phase, *storage, count, ttl); !minted) {
-          return fail("authorization tokens", minted.error());
+      PhaseSummary summary;
+      std::map<std::string, std::uint64_t> error_kinds;  // of every attempt, discarded ones too
+      // A decrypt round that runs dry measured the token supply, not the
+      // daemon: it is discarded and run again with four times the tokens.
+      const auto seconds = static_cast<double>((options.warmup + options.duration).count());
+      auto minted_count = static_cast<std::size_t>(best_rate_seen * seconds * 2) + 1000;
+      for (int attempt = 1;; ++attempt) {
+        phase = Phase{};
+        phase.operation = operation;
+        phase.bearer = *bearer;
+        phase.tenant = options.tenant;
+        phase.contexts = &contexts;
+        if (decrypt) {
+          const auto ttl = options.warmup + options.duration + std::chrono::seconds(30);
+          if (auto minted = MintAuthorizationTokens(phase, *storage, minted_count, ttl); !minted) {
+            return fail("authorization tokens", minted.error());
+          }
         }
+        summary = RunPhase(phase, options, connections);
+        for (const auto& [kind, count] : phase.error_kinds) error_kinds[kind] += count;
+        if (phase.starved == 0 || attempt == kMaxDecryptAttempts) break;
+        fmt::print(stderr,
+                   "note: decrypt conns={} used all {} authorization tokens before the round "
+                   "ended; repeating it with four times as many\n",
+                   connections, minted_count);
+        minted_count *= 4;
       }
-      auto summary = RunPhase(phase, options, connections);
       best_rate_seen = std::max(best_rate_seen, summary.per_second);
       fmt::print("{}\n",
                  FormatSummaryLine(fmt::format("{} conns={}", operation, connections), summary));
       std::fflush(stdout);
       if (phase.starved > 0) {
-        fmt::print(stderr, "warning: {} ran out of authorization tokens ({} requests not sent)\n",
-                   operation, phase.starved);
+        fmt::print(stderr,
+                   "warning: {} conns={} ran out of authorization tokens {} times in a row "
+                   "({} connections stopped early)\n",
+                   operation, connections, kMaxDecryptAttempts, phase.starved);
       }
-      for (const auto& [kind, count] : phase.error_kinds) {
+      for (const auto& [kind, count] : error_kinds) {
         fmt::print(stderr, "{} conns={}: {} x {}\n", operation, connections, count, kind);
       }
-      failed = failed || phase.starved > 0 || !phase.error_kinds.empty();
+      failed = failed || phase.starved > 0 || !error_kinds.empty();
     }
   }
   if (!options.contexts_out.empty()) {

@@ -25,15 +25,19 @@ struct HttpLoadOptions {
   std::filesystem::path contexts_in;   // decrypt these context ids (one per line) ...
   std::filesystem::path contexts_out;  // ... and/or save those generated here
   int daemon_pid = 0;                  // > 0: report the daemon's CPU per request
-  double rate_hint = 0;                // ops/s expected: decrypt tokens are minted for twice this
+  // Decrypts/s expected (0: 2,000): tokens are minted for twice this, and a
+  // round that runs out is repeated with four times as many.
+  double rate_hint = 0;
 };
 
 // Prints one line per (operation, connections):
 // "generate conns=N ops=.. errors=.. ops_s=.. p50_ms=.. p99_ms=.. p999_ms=.."
 // with the daemon's (daemon_pid) and the generator's CPU per request.
 // Every line is printed; then the exit code is 1 when setup failed, any
-// request failed (warm-up included: kinds and counts on stderr) or a decrypt
-// round ran out of authorization tokens, else 0.
+// request failed (warm-up included: kinds and counts on stderr; a refused
+// connect counts once and ends that connection) or a decrypt round ran out of
+// authorization tokens four times in a row (each time it is discarded and
+// repeated with four times the tokens), else 0.
 int RunHttpLoad(const HttpLoadOptions& options);
 
 }  // namespace kmsd::bench

@@ -5,7 +5,8 @@
 //   kmsd-bench preload --dev-dir D --records N           bulk-fill a stopped daemon's store
 //
 // Each prints key=value lines on stdout (see latency.h) and problems, the
-// token's log included, on stderr. Exit status 1 when any operation failed.
+// token's log included, on stderr. Exit status 1 when any operation failed,
+// 2 on a usage error.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -33,22 +34,33 @@ int main(int argc, char** argv) {
   http_cmd->add_option("--dev-dir", load.dev_dir, "the daemon's --data-dir (for signer keys)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  http_cmd->add_option("--tenant", load.tenant, "tenant of the bearer token");
+  http_cmd->add_option("--tenant", load.tenant, "tenant of the bearer token")
+      ->capture_default_str();
   http_cmd->add_option("--ops", load.operations, "generate and/or decrypt, in order")
       ->delimiter(',')
-      ->check(CLI::IsMember({"generate", "decrypt"}));
+      ->check(CLI::IsMember({"generate", "decrypt"}))
+      ->capture_default_str();
   http_cmd->add_option("--contexts-in", load.contexts_in, "context ids to decrypt, one per line");
   http_cmd->add_option("--contexts-out", load.contexts_out, "write the generated context ids here");
   http_cmd->add_option("--daemon-pid", load.daemon_pid, "report this process's CPU per request");
-  http_cmd->add_option("--rate-hint", load.rate_hint,
-                       "operations/s expected (decrypt tokens are minted for twice that)");
+  http_cmd
+      ->add_option("--rate-hint", load.rate_hint,
+                   "decrypts/s expected: tokens are minted for twice that (a round that runs "
+                   "out is repeated with more)")
+      ->check(CLI::Range(0.0, 1'000'000.0));
 
   for (auto* cmd : {raw_cmd, http_cmd}) {
+    // At most the daemon's default max_connections (docs/http-server.md).
     cmd->add_option("--conns", connections, "connection (thread) counts, one round each")
         ->delimiter(',')
-        ->check(CLI::Range(1, 9999));
-    cmd->add_option("--warmup", warmup, "seconds before the clock starts");
-    cmd->add_option("--duration", duration, "timed seconds per round")->check(CLI::Range(1, 3600));
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    cmd->add_option("--warmup", warmup, "seconds before the clock starts")
+        ->check(CLI::Range(0, 600))
+        ->capture_default_str();
+    cmd->add_option("--duration", duration, "timed seconds per round")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
   }
 
   kmsd::bench::PreloadOptions preload;
@@ -56,16 +68,22 @@ int main(int argc, char** argv) {
   preload_cmd->add_option("--dev-dir", preload.dev_dir, "the stopped daemon's --data-dir")
       ->required()
       ->check(CLI::ExistingDirectory);
-  preload_cmd->add_option("--tenant", preload.tenant, "tenant to fill");
+  preload_cmd->add_option("--tenant", preload.tenant, "tenant to fill")->capture_default_str();
   preload_cmd->add_option("--records", preload.total_records, "records the tenant ends with")
       ->required()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
-  preload_cmd->add_option("--sample-out", preload.sample_out,
-                          "write context ids drawn uniformly from the store here");
+  auto* sample_out = preload_cmd->add_option(
+      "--sample-out", preload.sample_out, "write context ids drawn uniformly from the store here");
   preload_cmd->add_option("--sample", preload.sample_size, "how many context ids to draw")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}));
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}))
+      ->needs(sample_out)
+      ->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help, or a usage error
+  }
   // stdout carries only the result lines bench/run.sh reads.
   spdlog::set_default_logger(spdlog::stderr_logger_mt("kmsd-bench"));
   if (*raw_cmd) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/binding.h"
+#include "common/file_lock.h"
 #include "hsm/dev_token.h"
 #include "hsm/pkcs11_key_service.h"
 
@@ -126,6 +127,26 @@ std::vector<std::string> SampleContexts(sqlite3* db, const std::string& tenant,
 
 int RunPreload(const PreloadOptions& options) {
   const auto database = options.dev_dir / "kmsd.db";
+  // The daemon holds this lock while it runs (daemon/app.cpp): filling a live
+  // store would race its writers and share its token.
+  auto store_lock = FileLock::Acquire(database.string() + ".lock", ErrorCode::kStoreUnavailable);
+  if (!store_lock) {
+    if (store_lock.error().code == ErrorCode::kConflict) {
+      fmt::print(stderr, "kmsd-bench preload: a kmsd holds {}.lock: stop the daemon first\n",
+                 database.string());
+      return 1;
+    }
+    return FailWith("store lock", store_lock.error());
+  }
+  // Opened before the fill, so a path that cannot be written fails in seconds, not minutes.
+  std::ofstream sample_file;
+  if (!options.sample_out.empty()) {
+    sample_file.open(options.sample_out, std::ios::trunc);
+    if (!sample_file) {
+      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
+      return 1;
+    }
+  }
   sqlite3* raw = nullptr;
   const int opened = sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
   Db db(raw);
@@ -207,9 +228,11 @@ int RunPreload(const PreloadOptions& options) {
     const auto sample =
         SampleContexts(db.get(), options.tenant, existing + written, options.sample_size);
     if (sample.empty()) return Fail(db.get(), "sample: no active records");
-    std::ofstream out(options.sample_out, std::ios::trunc);
-    for (const auto& context : sample) out << context << '\n';
-    if (!out.flush()) return Fail(nullptr, "cannot write " + options.sample_out.string());
+    for (const auto& context : sample) sample_file << context << '\n';
+    if (!sample_file.flush()) {
+      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
+      return 1;
+    }
     sampled = sample.size();
   }
   fmt::print("preload records={} added={} seconds={:.1f} sampled={}\n", existing + written, written,

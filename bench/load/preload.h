@@ -24,7 +24,8 @@ struct PreloadOptions {
 // traffic fill the indexes. The sample (all records of the tenant when it
 // holds no more than sample_size) spreads over the whole table, so decrypts
 // of it read the store where a real client would, not only its newest pages.
-// Refuses a store whose schema version it does not know. Prints
+// Refuses a running daemon's store (its lock is held) and one whose schema
+// version it does not know. Prints
 // "preload records=N added=A seconds=S sampled=K". Returns a process exit code.
 int RunPreload(const PreloadOptions& options);
 

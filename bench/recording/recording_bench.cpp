@@ -20,17 +20,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/recording/file_crypto.h"
+#include "cli/recording/format.h"
 #include "common/openssl_ptr.h"
 
 namespace {
@@ -48,27 +49,30 @@ struct Args {
   std::uint32_t chunk_kib = 1024;
 };
 
+// Exits 2 with CLI11's message on a bad flag or value; 0 after --help.
 Args ParseArgs(int argc, char** argv) {
   Args args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--size-mib") {
-      args.size_mib = std::stoull(value);
-    } else if (flag == "--dir") {
-      args.dir = value;
-    } else if (flag == "--runs") {
-      args.runs = std::stoi(value);
-    } else if (flag == "--chunk-kib") {
-      args.chunk_kib = static_cast<std::uint32_t>(std::stoul(value));
-    } else if (flag == "--workers") {
-      args.workers.clear();
-      std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) args.workers.push_back(std::stoul(item));
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
-      std::exit(2);
-    }
+  CLI::App app{"recording_bench: file encryption throughput against openssl speed"};
+  app.add_option("--size-mib", args.size_mib, "size of the test file")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{64} * 1024))
+      ->capture_default_str();
+  app.add_option("--dir", args.dir, "existing folder for the files (tmpfs: see above)")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  app.add_option("--runs", args.runs, "runs per configuration, best reported")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--chunk-kib", args.chunk_kib, "chunk size of the file format")
+      ->check(CLI::Range(rec::kMinChunkSize / 1024, rec::kMaxChunkSize / 1024))
+      ->capture_default_str();
+  app.add_option("--workers", args.workers, "worker counts, one row each (0: sequential)")
+      ->delimiter(',')
+      ->check(CLI::Range(0u, 64u))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 2);  // --help, or a usage error
   }
   return args;
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The benchmark tools' own failure handling, against a real `kmsd --dev`:
+#   1. a decrypt round that runs out of authorization tokens is repeated with
+#      more, not failed (the smoke run failed on machines faster than the
+#      first guess);
+#   2. `kmsd-bench preload` refuses a store whose daemon is running;
+#   3. recording_bench rejects a bad flag value with exit 2 (it aborted).
+# Usage: bench/tools_test.sh BUILD_DIR
+set -euo pipefail
+BIN=$1
+KMSD=$BIN/daemon/kmsd
+BENCH=$BIN/bench/load/kmsd-bench
+WORK=$(mktemp -d /var/tmp/kmsd-bench-tools.XXXXXX)
+PID=""
+trap '[[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+PORT=$((20000 + RANDOM % 12000))
+"$KMSD" --dev --data-dir "$WORK/dev" --listen "127.0.0.1:$PORT" >"$WORK/kmsd.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 3000); do
+  curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && break
+  kill -0 "$PID" 2>/dev/null || { cat "$WORK/kmsd.log" >&2; fail "kmsd exited"; }
+  sleep 0.01
+done
+
+"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --ops generate --conns 2 --warmup 0 \
+  --duration 1 --contexts-out "$WORK/contexts.txt" >/dev/null
+# A rate hint of 1/s mints 1,004 tokens for 2 s: any machine runs dry at once.
+if ! "$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --ops decrypt --conns 4 --warmup 1 \
+  --duration 1 --rate-hint 1 --contexts-in "$WORK/contexts.txt" >"$WORK/decrypt.txt" \
+  2>"$WORK/decrypt.err"; then
+  cat "$WORK/decrypt.err" >&2
+  fail "a decrypt round that ran out of tokens failed instead of being repeated"
+fi
+grep -q "used all 1004 authorization tokens" "$WORK/decrypt.err" ||
+  fail "no note that the round was repeated: $(cat "$WORK/decrypt.err")"
+[[ $(grep -c '^decrypt conns=4 .* errors=0 ' "$WORK/decrypt.txt") == 1 ]] ||
+  fail "expected one decrypt line without errors: $(cat "$WORK/decrypt.txt")"
+
+if "$BENCH" preload --dev-dir "$WORK/dev" --records 10 2>"$WORK/preload.err"; then
+  fail "preload filled the store of a running daemon"
+fi
+grep -q "stop the daemon first" "$WORK/preload.err" ||
+  fail "preload did not say why: $(cat "$WORK/preload.err")"
+
+set +e
+"$BIN/bench/recording/recording_bench" --workers abc >/dev/null 2>"$WORK/recording.err"
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "recording_bench --workers abc exited $rc, not 2"
+echo "bench tools: ok"
