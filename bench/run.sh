@@ -10,12 +10,14 @@
 #   bench/run.sh --help     this text
 #
 # Env: BUILD_DIR (default build-bench, Release), OUT (a writable folder,
-# filled only when the run succeeds; relative to the caller's folder), WORK
-# (scratch: empty, default a temp dir removed at exit), KMSD_SKIP_DEPS=1 to
-# skip apt, KMSD_SKIP_BUILD=1, CONNS="1,8,32,128" (distinct, 1 to 1024),
-# SCALE="10000 1000000 10000000" (growing record counts), SCALE_ROUNDS
-# (decrypt rounds per scale size, best reported; 3, smoke 1). Bad values
-# stop the run (exit 2) before anything is built or measured.
+# filled only when the run succeeds; default docs/benchmarks, for --smoke
+# BUILD_DIR/bench-smoke), WORK (scratch: empty, default a temp dir removed at
+# exit, Ctrl-C included), KMSD_SKIP_DEPS=1 to skip apt, KMSD_SKIP_BUILD=1,
+# CONNS="1,8,32,128" (distinct, 1 to 1024), SCALE="10000 1000000 10000000"
+# (growing record counts, at least 10000), SCALE_ROUNDS (decrypt rounds per
+# scale size, best reported, 1 to 100; 3, smoke 1). OUT and WORK are
+# relative to the caller's folder. Bad or empty values stop the run (exit 2)
+# before anything is built or measured.
 set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 SMOKE=0
@@ -25,22 +27,24 @@ case "$#:${1:-}" in
   1:--help | 1:-h) usage; exit 0 ;;
   *) echo "bench: unknown arguments: $*" >&2; usage >&2; exit 2 ;;
 esac
-# OUT is taken relative to the caller's folder, before the cd below.
+# OUT and WORK are taken relative to the caller's folder, before the cd below.
 [[ -n "${OUT:-}" && "$OUT" != /* ]] && OUT=$(pwd)/$OUT
+[[ -n "${WORK:-}" && "$WORK" != /* ]] && WORK=$(pwd)/$WORK
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# Set but empty is a bad value, not "use the default".
 if ((SMOKE)); then
-  # Scale sizes above what the 2 s generate round stores (a few thousand), so
-  # the bulk loader really adds records between them.
-  CONNS=${CONNS:-1,4}; WARMUP=0; DURATION=1; SCALE=${SCALE:-"20000 40000"}
-  SCALE_DURATION=1; SCALE_ROUNDS=${SCALE_ROUNDS:-1}; POLICY_MIN_TIME=0.05; RECORDING_MIB=8; RECORDING_RUNS=1
+  # Scale sizes above what the set-up's generate round stores (1,000-2,000),
+  # so the bulk loader really adds records between them.
+  CONNS=${CONNS-1,4}; WARMUP=0; DURATION=1; SCALE=${SCALE-"20000 40000"}
+  SCALE_DURATION=1; SCALE_ROUNDS=${SCALE_ROUNDS-1}; POLICY_MIN_TIME=0.05; RECORDING_MIB=8; RECORDING_RUNS=1
 else
-  CONNS=${CONNS:-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE:-"10000 1000000 10000000"}
-  SCALE_DURATION=10; SCALE_ROUNDS=${SCALE_ROUNDS:-3}; POLICY_MIN_TIME=1; RECORDING_MIB=256; RECORDING_RUNS=3
+  CONNS=${CONNS-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE-"10000 1000000 10000000"}
+  SCALE_DURATION=10; SCALE_ROUNDS=${SCALE_ROUNDS-3}; POLICY_MIN_TIME=1; RECORDING_MIB=256; RECORDING_RUNS=3
 fi
 usage_error() { echo "bench: $*" >&2; exit 2; }
-[[ "$SCALE_ROUNDS" =~ ^[1-9][0-9]*$ ]] ||
-  usage_error "SCALE_ROUNDS must be a positive integer, not '$SCALE_ROUNDS'"
+[[ "$SCALE_ROUNDS" =~ ^([1-9]|[1-9][0-9]|100)$ ]] ||
+  usage_error "SCALE_ROUNDS must be 1 to 100, not '$SCALE_ROUNDS'"
 # Up to the daemon's default max_connections (1024), each count once (the
 # report has one row per count).
 [[ "$CONNS" =~ ^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3})*$ ]] ||
@@ -50,19 +54,26 @@ for c in ${CONNS//,/ }; do
 done
 [[ $(tr , '\n' <<<"$CONNS" | sort | uniq -d) == "" ]] ||
   usage_error "CONNS must not repeat a count, not '$CONNS'"
-# Growing sizes up to what kmsd-bench preload accepts (2^40).
+# Growing sizes from 10,000 (above what the set-up's generate round stores
+# through the API) up to what kmsd-bench preload accepts (2^40).
 [[ "$SCALE" =~ ^\ *[1-9][0-9]{0,12}(\ +[1-9][0-9]{0,12})*\ *$ ]] ||
   usage_error "SCALE must be one or more record counts, not '$SCALE'"
-previous=0
+previous=9999
 for records in $SCALE; do
   ((records <= 1 << 40)) || usage_error "SCALE: $records is over 2^40 records"
-  ((records > previous)) || usage_error "SCALE sizes must grow, not '$SCALE'"
+  ((records > previous)) || usage_error "SCALE sizes must grow from at least 10000, not '$SCALE'"
   previous=$records
 done
 BUILD_DIR=${BUILD_DIR:-build-bench}
-OUT=${OUT:-$ROOT/docs/benchmarks}
-# Checked now, not after a 17-minute run; the folder is filled only on success.
-mkdir -p "$OUT" 2>/dev/null && [[ -w "$OUT" ]] || usage_error "OUT=$OUT is not a writable folder"
+BIN=$ROOT/$BUILD_DIR
+[[ "$BUILD_DIR" = /* ]] && BIN=$BUILD_DIR
+if [[ "${KMSD_SKIP_BUILD:-0}" == 1 ]]; then
+  for tool in daemon/kmsd bench/load/kmsd-bench bench/policy/policy_bench bench/recording/recording_bench; do
+    [[ -x "$BIN/$tool" ]] || usage_error "KMSD_SKIP_BUILD=1 but $BIN/$tool is not built"
+  done
+fi
+# A smoke run must not replace the published full-run figures.
+if ((SMOKE)); then OUT=${OUT:-$BIN/bench-smoke}; else OUT=${OUT:-$ROOT/docs/benchmarks}; fi
 DAEMON_PID=""
 stop_daemon() {
   if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -76,10 +87,16 @@ if [[ -z "${WORK:-}" ]]; then
   trap 'stop_daemon; rm -rf "$WORK"' EXIT
 else
   # A store left by an earlier run would be measured again at every size.
-  mkdir -p "$WORK"
+  mkdir -p "$WORK" 2>/dev/null && [[ -w "$WORK" ]] || usage_error "WORK=$WORK is not a writable folder"
   [[ -z "$(ls -A "$WORK")" ]] || usage_error "WORK=$WORK must be empty (it holds an earlier run)"
   trap 'stop_daemon' EXIT
 fi
+# Ctrl-C or a kill runs the EXIT trap too (the daemon stopped, a temporary
+# WORK with its dev keys removed) once the current step returns.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# Checked now, not after a 17-minute run; the folder is filled only on success.
+mkdir -p "$OUT" 2>/dev/null && [[ -w "$OUT" ]] || usage_error "OUT=$OUT is not a writable folder"
 # Results are written here and copied to OUT only when the run succeeds, so
 # a failed run leaves the published figures as they were.
 RESULTS=$WORK/results
@@ -89,8 +106,6 @@ if [[ "${KMSD_SKIP_DEPS:-0}" != 1 ]]; then scripts/install-deps.sh; fi
 if [[ "${KMSD_SKIP_BUILD:-0}" != 1 ]]; then
   BUILD_DIR=$BUILD_DIR BUILD_TYPE=Release scripts/build.sh -DKMSD_BUILD_TESTS=OFF
 fi
-BIN=$ROOT/$BUILD_DIR
-[[ "$BUILD_DIR" = /* ]] && BIN=$BUILD_DIR
 KMSD=$BIN/daemon/kmsd
 BENCH=$BIN/bench/load/kmsd-bench
 
@@ -174,6 +189,7 @@ for records in $SCALE; do
     { tail -5 "$WORK/preload.log" >&2; bench_failed "the preload to $records records"; }
   echo "$loaded"
   records=$(field records "$loaded")  # what the store holds, which may exceed the request
+  PRELOADED=$((${PRELOADED:-0} + $(field added "$loaded")))
   if [[ "$(field added "$loaded")" == 0 ]]; then
     echo "bench: note: the store already held $records records (API-written), none preloaded" >&2
   fi
@@ -198,6 +214,8 @@ for records in $SCALE; do
       { echo "$line" >&2; bench_failed "decrypt round $round at $records records"; }
     echo "records=$records round=$round $line" >>"$RESULTS/scale-rounds.txt"
     rate=$(field ops_s "$line")
+    # Later rounds mint tokens for what this store really managed.
+    RATE_HINT=$(awk -v a="$rate" -v b="${RATE_HINT:-0}" 'BEGIN { print (a > b ? a : b) }')
     if awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; then
       best=$line best_rate=$rate
     fi
@@ -206,7 +224,7 @@ for records in $SCALE; do
     echo "bench: no decrypt round at $records records gave a figure" >&2
     exit 1
   fi
-  echo "records=$records sampled=$(field sampled "$loaded") audit_mib=$AUDIT_MIB startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $best" |
+  echo "records=$records preloaded=$PRELOADED sampled=$(field sampled "$loaded") audit_mib=$AUDIT_MIB startup_ms=$STARTUP_MS rss_mib=$(rss_mib "$DAEMON_PID") $best" |
     tee -a "$RESULTS/scale.txt"
   stop_daemon
 done

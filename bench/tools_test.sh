@@ -4,10 +4,12 @@
 #      more, not failed (the smoke run failed on machines faster than the
 #      first guess);
 #   2. `kmsd-bench preload` refuses a store whose daemon is running;
-#   3. recording_bench rejects a bad flag value with exit 2 (it aborted).
+#   3. recording_bench rejects a bad flag value with exit 2 (it aborted);
+#   4. bench/run.sh refuses bad settings with exit 2 before it does anything.
 # Usage: bench/tools_test.sh BUILD_DIR
 set -euo pipefail
 BIN=$1
+RUN=$(dirname "$0")/run.sh
 KMSD=$BIN/daemon/kmsd
 BENCH=$BIN/bench/load/kmsd-bench
 WORK=$(mktemp -d /var/tmp/kmsd-bench-tools.XXXXXX)
@@ -49,4 +51,30 @@ set +e
 rc=$?
 set -e
 [[ $rc == 2 ]] || fail "recording_bench --workers abc exited $rc, not 2"
+
+# Each of these once started a run, or failed only after measuring.
+refused() { # refused DESCRIPTION ENV... : run.sh --smoke must exit 2 at once
+  local what=$1 rc
+  shift
+  set +e
+  env KMSD_SKIP_DEPS=1 KMSD_SKIP_BUILD=1 BUILD_DIR="$BIN" OUT="$WORK/out" "$@" \
+    timeout 20 "$RUN" --smoke >/dev/null 2>"$WORK/run.err"
+  rc=$?
+  set -e
+  [[ $rc == 2 ]] || fail "run.sh with $what exited $rc, not 2: $(cat "$WORK/run.err")"
+}
+refused "CONNS=1,1" CONNS=1,1
+refused "CONNS=1025" CONNS=1025
+refused "an empty CONNS" CONNS=
+refused "SCALE below 10000" SCALE="100 200"
+refused "a shrinking SCALE" SCALE="40000 20000"
+refused "WORK a file" WORK=/dev/null
+refused "OUT under a file" OUT=/dev/null/x
+refused "a missing BUILD_DIR" BUILD_DIR="$WORK/no-build"
+set +e
+KMSD_SKIP_DEPS=1 "$RUN" --bogus >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "run.sh --bogus exited $rc, not 2"
+[[ ! -e "$WORK/out" ]] || fail "a refused run left OUT behind"
 echo "bench tools: ok"

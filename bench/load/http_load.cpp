@@ -200,8 +200,11 @@ Status MintAuthorizationTokens(Phase& phase, const jose::JwsSigner& signer, std:
   phase.next_token = 0;
   const auto now =
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  // A prime stride spreads the tokens over the contexts; with a count that
+  // is its multiple it would visit only every 7919th, so another prime then.
+  const std::size_t stride = phase.contexts->size() % 7919 == 0 ? 7907 : 7919;
   for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t context = (i * 7919) % phase.contexts->size();
+    const std::size_t context = (i * stride) % phase.contexts->size();
     jose::dev::AuthorizationTokenSpec spec;
     spec.tenant = phase.tenant;
     spec.context_id = (*phase.contexts)[context];
@@ -246,6 +249,15 @@ int RunHttpLoad(const HttpLoadOptions& options) {
     auto read = ReadContexts(options.contexts_in);
     if (!read) return fail("contexts", read.error());
     contexts = std::move(*read);
+  }
+  // Opened before the rounds, so a path that cannot be written fails at once;
+  // after the read, as it may name the same file.
+  std::ofstream contexts_file;
+  if (!options.contexts_out.empty()) {
+    contexts_file.open(options.contexts_out, std::ios::trunc);
+    if (!contexts_file)
+      return fail("contexts", MakeError(ErrorCode::kInvalidArgument,
+                                        "cannot write " + options.contexts_out.string()));
   }
   // Decrypt tokens are minted for twice the best rate seen so far (either
   // operation: a decrypt round may run twice as fast as the round before it).
@@ -301,9 +313,8 @@ int RunHttpLoad(const HttpLoadOptions& options) {
     }
   }
   if (!options.contexts_out.empty()) {
-    std::ofstream out(options.contexts_out, std::ios::trunc);
-    for (const auto& context : contexts) out << context << '\n';
-    if (!out)
+    for (const auto& context : contexts) contexts_file << context << '\n';
+    if (!contexts_file.flush())
       return fail("contexts", MakeError(ErrorCode::kInternal, "cannot write contexts file"));
   }
   return failed ? 1 : 0;

@@ -138,15 +138,6 @@ int RunPreload(const PreloadOptions& options) {
     }
     return FailWith("store lock", store_lock.error());
   }
-  // Opened before the fill, so a path that cannot be written fails in seconds, not minutes.
-  std::ofstream sample_file;
-  if (!options.sample_out.empty()) {
-    sample_file.open(options.sample_out, std::ios::trunc);
-    if (!sample_file) {
-      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
-      return 1;
-    }
-  }
   sqlite3* raw = nullptr;
   const int opened = sqlite3_open_v2(database.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
   Db db(raw);
@@ -166,6 +157,16 @@ int RunPreload(const PreloadOptions& options) {
   const auto existing =
       QueryInt(db.get(), "SELECT count(*) FROM records WHERE tenant = ?1", options.tenant);
   if (existing < 0) return Fail(db.get(), "count records");
+  // Opened before the fill (after the checks above, which leave it as it
+  // was), so a path that cannot be written fails in seconds, not minutes.
+  std::ofstream sample_file;
+  if (!options.sample_out.empty()) {
+    sample_file.open(options.sample_out, std::ios::trunc);
+    if (!sample_file) {
+      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
+      return 1;
+    }
+  }
 
   // The daemon is stopped, so its token is free for this process.
   auto token = hsm::EnsureDevToken(options.dev_dir);

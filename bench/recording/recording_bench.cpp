@@ -56,7 +56,8 @@ Args ParseArgs(int argc, char** argv) {
   app.add_option("--size-mib", args.size_mib, "size of the test file")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{64} * 1024))
       ->capture_default_str();
-  app.add_option("--dir", args.dir, "existing folder for the files (tmpfs: see above)")
+  app.add_option("--dir", args.dir,
+                 "existing folder for the files (default tmpfs: on disk, fsync bounds the figure)")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
   app.add_option("--runs", args.runs, "runs per configuration, best reported")
@@ -180,7 +181,12 @@ int main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
   const std::filesystem::path dir =
       std::filesystem::path(args.dir) / ("recording-bench-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  std::error_code created;
+  std::filesystem::create_directories(dir, created);
+  if (created) {
+    std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), created.message().c_str());
+    return 1;
+  }
   const auto plain = dir / "plain", enc = dir / "enc", out = dir / "out";
   if (!WriteRandomFile(plain, args.size_mib)) {
     std::fprintf(stderr, "cannot write %s\n", plain.c_str());
