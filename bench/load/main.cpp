@@ -7,6 +7,7 @@
 // Each prints key=value lines on stdout (see latency.h) and problems, the
 // token's log included, on stderr. Exit status 1 when any operation failed,
 // 2 on a usage error.
+#include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -90,6 +91,10 @@ int main(int argc, char** argv) {
   }
   if (*http_cmd) {
     const bool decrypt_only = load.operations == std::vector<std::string>{"decrypt"};
+    if (load.daemon_pid > 0 && ::kill(load.daemon_pid, 0) != 0) {
+      std::fprintf(stderr, "kmsd-bench http: --daemon-pid %d: no such process\n", load.daemon_pid);
+      return 2;
+    }
     if (std::isnan(load.rate_hint) || (decrypt_only && load.contexts_in.empty())) {
       std::fprintf(stderr, "kmsd-bench http: %s\n",
                    decrypt_only && load.contexts_in.empty()
