@@ -27,6 +27,12 @@ case "$#:${1:-}" in
   1:--help | 1:-h) usage; exit 0 ;;
   *) echo "bench: unknown arguments: $*" >&2; usage >&2; exit 2 ;;
 esac
+usage_error() { echo "bench: $*" >&2; exit 2; }
+# Set but empty is a bad value, not "use the default" (OUT="$TYPO" would
+# otherwise overwrite the published figures).
+for name in OUT WORK BUILD_DIR CONNS SCALE SCALE_ROUNDS; do
+  [[ -n "${!name-x}" ]] || usage_error "$name is set but empty"
+done
 # OUT and WORK are taken relative to the caller's folder, before the cd below.
 [[ -n "${OUT:-}" && "$OUT" != /* ]] && OUT=$(pwd)/$OUT
 [[ -n "${WORK:-}" && "$WORK" != /* ]] && WORK=$(pwd)/$WORK
@@ -42,7 +48,6 @@ else
   CONNS=${CONNS-1,8,32,128}; WARMUP=2; DURATION=10; SCALE=${SCALE-"10000 1000000 10000000"}
   SCALE_DURATION=10; SCALE_ROUNDS=${SCALE_ROUNDS-3}; POLICY_MIN_TIME=1; RECORDING_MIB=256; RECORDING_RUNS=3
 fi
-usage_error() { echo "bench: $*" >&2; exit 2; }
 [[ "$SCALE_ROUNDS" =~ ^([1-9]|[1-9][0-9]|100)$ ]] ||
   usage_error "SCALE_ROUNDS must be 1 to 100, not '$SCALE_ROUNDS'"
 # Up to the daemon's default max_connections (1024), each count once (the
@@ -82,17 +87,20 @@ stop_daemon() {
   fi
   DAEMON_PID=""
 }
+# The recording files go to tmpfs (see below), in a folder removed at exit.
+SHM=""
 if [[ -z "${WORK:-}" ]]; then
   WORK=$(mktemp -d /var/tmp/kmsd-bench.XXXXXX)
-  trap 'stop_daemon; rm -rf "$WORK"' EXIT
+  trap 'stop_daemon; rm -rf "$WORK" ${SHM:+"$SHM"}' EXIT
 else
   # A store left by an earlier run would be measured again at every size.
   mkdir -p "$WORK" 2>/dev/null && [[ -w "$WORK" ]] || usage_error "WORK=$WORK is not a writable folder"
   [[ -z "$(ls -A "$WORK")" ]] || usage_error "WORK=$WORK must be empty (it holds an earlier run)"
-  trap 'stop_daemon' EXIT
+  trap 'stop_daemon; rm -rf ${SHM:+"$SHM"}' EXIT
 fi
 # Ctrl-C or a kill runs the EXIT trap too (the daemon stopped, a temporary
 # WORK with its dev keys removed) once the current step returns.
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 # Checked now, not after a 17-minute run; the folder is filled only on success.
@@ -180,6 +188,7 @@ stop_daemon
 RATE_HINT=$(awk '$1 == "decrypt" { for (i = 3; i <= NF; i++) if ($i ~ /^ops_s=/) {
   v = substr($i, 7) + 0; if (v > m) m = v } } END { print m + 0 }' "$RESULTS/http.txt")
 previous_records=""
+PRELOADED=0
 for records in $SCALE; do
   # Every preloaded record holds a real wrapped key, and each size's decrypts
   # go to records drawn uniformly from the whole store (not only the newest
@@ -189,7 +198,7 @@ for records in $SCALE; do
     { tail -5 "$WORK/preload.log" >&2; bench_failed "the preload to $records records"; }
   echo "$loaded"
   records=$(field records "$loaded")  # what the store holds, which may exceed the request
-  PRELOADED=$((${PRELOADED:-0} + $(field added "$loaded")))
+  PRELOADED=$((PRELOADED + $(field added "$loaded")))
   if [[ "$(field added "$loaded")" == 0 ]]; then
     echo "bench: note: the store already held $records records (API-written), none preloaded" >&2
   fi
@@ -235,8 +244,9 @@ echo "== policy evaluation (100 rules) and file encryption"
   --benchmark_format=console 2>/dev/null | tee "$RESULTS/policy.txt"
 # Files on tmpfs (the bench's default): on disk, fsync bounds the figure at
 # disk speed, which says nothing about the code (the copy row shows that floor).
+SHM=$(mktemp -d "$([[ -d /dev/shm ]] && echo /dev/shm || echo /tmp)/kmsd-bench-recording.XXXXXX")
 "$BIN/bench/recording/recording_bench" --size-mib "$RECORDING_MIB" --runs "$RECORDING_RUNS" \
-  --workers 0,1,2 2>&1 | tee "$RESULTS/recording.txt"
+  --dir "$SHM" --workers 0,1,2 2>&1 | tee "$RESULTS/recording.txt"
 
 bench/report.sh "$RESULTS" "$DAEMON_RSS" "$DB_MIB" | tee "$RESULTS/report.md"
 

@@ -5,10 +5,11 @@
 #      first guess);
 #   2. `kmsd-bench preload` refuses a store whose daemon is running;
 #   3. recording_bench rejects a bad flag value with exit 2 (it aborted);
-#   4. bench/run.sh refuses bad settings with exit 2 before it does anything.
+#   4. bench/run.sh refuses bad settings with exit 2 before it does anything;
+#   5. an interrupted kmsd-bench http leaves its --contexts-out file alone.
 # Usage: bench/tools_test.sh BUILD_DIR
 set -euo pipefail
-BIN=$1
+BIN=$(cd "$1" && pwd)  # run.sh reads a relative BUILD_DIR from the repo root
 RUN=$(dirname "$0")/run.sh
 KMSD=$BIN/daemon/kmsd
 BENCH=$BIN/bench/load/kmsd-bench
@@ -40,6 +41,14 @@ grep -q "used all 1004 authorization tokens" "$WORK/decrypt.err" ||
 [[ $(grep -c '^decrypt conns=4 .* errors=0 ' "$WORK/decrypt.txt") == 1 ]] ||
   fail "expected one decrypt line without errors: $(cat "$WORK/decrypt.txt")"
 
+# An interrupted round leaves its contexts file, here also its input, as it
+# was (it was truncated before the rounds).
+cp "$WORK/contexts.txt" "$WORK/same.txt"
+timeout -s TERM 1 "$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --ops generate --conns 1 \
+  --warmup 0 --duration 5 --contexts-in "$WORK/same.txt" --contexts-out "$WORK/same.txt" \
+  >/dev/null 2>&1 || true
+cmp -s "$WORK/contexts.txt" "$WORK/same.txt" || fail "an interrupted run changed its contexts file"
+
 if "$BENCH" preload --dev-dir "$WORK/dev" --records 10 2>"$WORK/preload.err"; then
   fail "preload filled the store of a running daemon"
 fi
@@ -53,24 +62,26 @@ set -e
 [[ $rc == 2 ]] || fail "recording_bench --workers abc exited $rc, not 2"
 
 # Each of these once started a run, or failed only after measuring.
-refused() { # refused DESCRIPTION ENV... : run.sh --smoke must exit 2 at once
-  local what=$1 rc
-  shift
+refused() { # refused DESCRIPTION REASON ENV... : run.sh --smoke must exit 2 at once, saying REASON
+  local what=$1 reason=$2 rc
+  shift 2
   set +e
   env KMSD_SKIP_DEPS=1 KMSD_SKIP_BUILD=1 BUILD_DIR="$BIN" OUT="$WORK/out" "$@" \
     timeout 20 "$RUN" --smoke >/dev/null 2>"$WORK/run.err"
   rc=$?
   set -e
   [[ $rc == 2 ]] || fail "run.sh with $what exited $rc, not 2: $(cat "$WORK/run.err")"
+  grep -q -- "$reason" "$WORK/run.err" || fail "run.sh with $what: not '$reason' but $(cat "$WORK/run.err")"
 }
-refused "CONNS=1,1" CONNS=1,1
-refused "CONNS=1025" CONNS=1025
-refused "an empty CONNS" CONNS=
-refused "SCALE below 10000" SCALE="100 200"
-refused "a shrinking SCALE" SCALE="40000 20000"
-refused "WORK a file" WORK=/dev/null
-refused "OUT under a file" OUT=/dev/null/x
-refused "a missing BUILD_DIR" BUILD_DIR="$WORK/no-build"
+refused "CONNS=1,1" "must not repeat" CONNS=1,1
+refused "CONNS=1025" "over 1024" CONNS=1025
+refused "an empty CONNS" "CONNS is set but empty" CONNS=
+refused "an empty OUT" "OUT is set but empty" OUT=
+refused "SCALE below 10000" "at least 10000" SCALE="100 200"
+refused "a shrinking SCALE" "must grow" SCALE="40000 20000"
+refused "WORK a file" "WORK=/dev/null is not a writable folder" WORK=/dev/null
+refused "OUT under a file" "OUT=/dev/null/x is not a writable folder" OUT=/dev/null/x
+refused "a missing BUILD_DIR" "is not built" BUILD_DIR="$WORK/no-build"
 set +e
 KMSD_SKIP_DEPS=1 "$RUN" --bogus >/dev/null 2>&1
 rc=$?

@@ -31,6 +31,10 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr double kDefaultRateGuess = 2000;  // decrypts/s assumed with no --rate-hint
 constexpr int kMaxDecryptAttempts = 4;      // a round that ran dry is repeated this often
+// Minting takes about 27 µs and 0.6 KB a token: a million is under half a
+// minute and under 1 GB, and stays inside the tokens' 30 s margin plus the
+// daemon's 60 s leeway, as their lifetime is counted from the minting's start.
+constexpr std::size_t kMaxTokensPerRound = 1'000'000;
 
 // One timed phase: shared by every connection coroutine on the single I/O
 // thread, so no locks.
@@ -250,14 +254,17 @@ int RunHttpLoad(const HttpLoadOptions& options) {
     if (!read) return fail("contexts", read.error());
     contexts = std::move(*read);
   }
-  // Opened before the rounds, so a path that cannot be written fails at once;
-  // after the read, as it may name the same file.
+  // Written to a side file opened now (a path that cannot be written fails
+  // before the rounds) and renamed over the target at the end: an interrupted
+  // run leaves the old file, which may be the input too, as it was.
   std::ofstream contexts_file;
+  auto contexts_partial = options.contexts_out;
+  contexts_partial += ".partial";
   if (!options.contexts_out.empty()) {
-    contexts_file.open(options.contexts_out, std::ios::trunc);
+    contexts_file.open(contexts_partial, std::ios::trunc);
     if (!contexts_file)
       return fail("contexts", MakeError(ErrorCode::kInvalidArgument,
-                                        "cannot write " + options.contexts_out.string()));
+                                        "cannot write " + contexts_partial.string()));
   }
   // Decrypt tokens are minted for twice the best rate seen so far (either
   // operation: a decrypt round may run twice as fast as the round before it).
@@ -274,8 +281,12 @@ int RunHttpLoad(const HttpLoadOptions& options) {
       // A decrypt round that runs dry measured the token supply, not the
       // daemon: it is discarded and run again with four times the tokens.
       const auto seconds = static_cast<double>((options.warmup + options.duration).count());
-      auto minted_count = static_cast<std::size_t>(best_rate_seen * seconds * 2) + 1000;
+      auto minted_count =
+          std::min(static_cast<std::size_t>(std::min(best_rate_seen * seconds * 2, 1e9)) + 1000,
+                   kMaxTokensPerRound);
+      int attempts = 0;
       for (int attempt = 1;; ++attempt) {
+        attempts = attempt;
         phase = Phase{};
         phase.operation = operation;
         phase.bearer = *bearer;
@@ -289,12 +300,16 @@ int RunHttpLoad(const HttpLoadOptions& options) {
         }
         summary = RunPhase(phase, options, connections);
         for (const auto& [kind, count] : phase.error_kinds) error_kinds[kind] += count;
-        if (phase.starved == 0 || attempt == kMaxDecryptAttempts) break;
+        if (phase.starved == 0 || attempt == kMaxDecryptAttempts ||
+            minted_count == kMaxTokensPerRound) {
+          break;
+        }
+        const std::size_t used = minted_count;
+        minted_count = std::min(minted_count * 4, kMaxTokensPerRound);
         fmt::print(stderr,
                    "note: decrypt conns={} used all {} authorization tokens before the round "
-                   "ended; repeating it with four times as many\n",
-                   connections, minted_count);
-        minted_count *= 4;
+                   "ended; repeating it with {}\n",
+                   connections, used, minted_count);
       }
       best_rate_seen = std::max(best_rate_seen, summary.per_second);
       fmt::print("{}\n",
@@ -303,8 +318,8 @@ int RunHttpLoad(const HttpLoadOptions& options) {
       if (phase.starved > 0) {
         fmt::print(stderr,
                    "warning: {} conns={} ran out of authorization tokens {} times in a row "
-                   "({} connections stopped early)\n",
-                   operation, connections, kMaxDecryptAttempts, phase.starved);
+                   "(the last time {} connections stopped early)\n",
+                   operation, connections, attempts, phase.starved);
       }
       for (const auto& [kind, count] : error_kinds) {
         fmt::print(stderr, "{} conns={}: {} x {}\n", operation, connections, count, kind);
@@ -314,7 +329,10 @@ int RunHttpLoad(const HttpLoadOptions& options) {
   }
   if (!options.contexts_out.empty()) {
     for (const auto& context : contexts) contexts_file << context << '\n';
-    if (!contexts_file.flush())
+    contexts_file.close();
+    std::error_code renamed;
+    if (contexts_file) std::filesystem::rename(contexts_partial, options.contexts_out, renamed);
+    if (!contexts_file || renamed)
       return fail("contexts", MakeError(ErrorCode::kInternal, "cannot write contexts file"));
   }
   return failed ? 1 : 0;

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   http_cmd->add_option("--contexts-in", load.contexts_in, "context ids to decrypt, one per line");
   http_cmd->add_option("--contexts-out", load.contexts_out, "write the generated context ids here");
-  http_cmd->add_option("--daemon-pid", load.daemon_pid, "report this process's CPU per request");
+  http_cmd->add_option("--daemon-pid", load.daemon_pid, "report this process's CPU per request")
+      ->check(CLI::PositiveNumber);
   http_cmd
       ->add_option("--rate-hint", load.rate_hint,
                    "decrypts/s expected: tokens are minted for twice that (a round that runs "

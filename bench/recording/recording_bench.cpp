@@ -187,6 +187,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), created.message().c_str());
     return 1;
   }
+  // Removed on every return, a failed write included: on tmpfs it holds RAM.
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_dir{dir};
   const auto plain = dir / "plain", enc = dir / "enc", out = dir / "out";
   if (!WriteRandomFile(plain, args.size_mib)) {
     std::fprintf(stderr, "cannot write %s\n", plain.c_str());
@@ -229,6 +237,5 @@ int main(int argc, char** argv) {
       "%-8s %10.0f %6.2f %10s %6s | %10.0f %6.2f   (I/O floor: read+write+fsync, no crypto)\n",
       "copy", copy.wall, copy.wall / baseline, "", "", copy.cpu, copy.cpu / baseline);
   std::printf("default workers on this machine: %u\n", rec::DefaultWorkers());
-  std::filesystem::remove_all(dir);
   return 0;
 }
