@@ -21,7 +21,6 @@ std::string_view ProblemKindName(ProblemKind kind) noexcept {
     case ProblemKind::kBadSignature: return "bad_signature";
     case ProblemKind::kMissingStart: return "missing_start";
     case ProblemKind::kUnanchoredTooLong: return "unanchored_too_long";
-    case ProblemKind::kEmpty: return "empty";
   }
   return "unknown";
 }
@@ -113,9 +112,12 @@ VerifyReport VerifyAuditFiles(std::span<const std::filesystem::path> files,
       chain = line->hash;
     }
   }
-  // A log emptied to zero bytes (or only empty files given) is a tail cut
-  // at line 0; nothing verified is never ok.
-  if (first_line) return fail(ProblemKind::kEmpty, files.empty() ? "" : files[0].string(), 0);
+  // Never "ok": a log emptied to zero bytes looks like this too. Not a failure
+  // either: a daemon that has recorded nothing yet leaves an empty file.
+  if (first_line) {
+    report.status = VerifyReport::Status::kEmpty;
+    return report;
+  }
   report.last_seq = seq;
   if (options.max_unanchored_events && report.unanchored_events > *options.max_unanchored_events) {
     const FileLine at = *report.first_unanchored;
@@ -138,6 +140,9 @@ std::string FormatVerifyReport(const VerifyReport& r) {
              std::to_string(r.last_anchored_seq) + "), first at " + r.first_unanchored->file + ":" +
              std::to_string(r.first_unanchored->line) +
              " (live log, crash, or tail cut at a line boundary)";
+    case VerifyReport::Status::kEmpty:
+      return "empty: no line in the files given, nothing proven (a log that has recorded "
+             "nothing yet, or one emptied)";
     case VerifyReport::Status::kFailed: break;
   }
   const auto& p = *r.problem;

@@ -37,7 +37,6 @@ enum class ProblemKind {
   kBadSignature,       // checkpoint signature invalid (e.g. rewritten chain) or from another key
   kMissingStart,       // the first line does not start the chain (prev is not all zeros)
   kUnanchoredTooLong,  // more events after the last checkpoint than a live log can have
-  kEmpty,              // no line in any file given: nothing was verified (named: the first file)
 };
 
 std::string_view ProblemKindName(ProblemKind kind) noexcept;
@@ -57,7 +56,10 @@ struct VerifyReport {
   enum class Status {
     kOk,              // chain intact, every event anchored by a valid checkpoint
     kUnanchoredTail,  // chain intact, but events after the last valid checkpoint
-    kFailed,          // `problem` says what and where
+    // No line in any file: nothing proven. A daemon that has recorded nothing
+    // yet leaves an empty file, and so does a log emptied to zero bytes.
+    kEmpty,
+    kFailed,  // `problem` says what and where
   };
   Status status = Status::kOk;
   std::optional<VerifyProblem> problem;

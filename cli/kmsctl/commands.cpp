@@ -379,6 +379,10 @@ class Runner {
              << " event(s) after the last signed checkpoint are not yet anchored (normal for a "
                 "live log; after a crash or a cut, they cannot be proven)\n";
         return s_.strict ? kExitIntegrity : kExitOk;
+      case audit::VerifyReport::Status::kEmpty:
+        err_ << "kmsctl: warning: the audit files hold no line: nothing is proven (normal for a "
+                "daemon that has recorded nothing yet; also what an emptied log looks like)\n";
+        return s_.strict ? kExitIntegrity : kExitOk;
       case audit::VerifyReport::Status::kFailed: break;
     }
     if (report.problem && report.problem->kind == audit::ProblemKind::kBadPublicKey) {
