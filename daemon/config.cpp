@@ -54,10 +54,18 @@ class TableReader {
   }
 
   // Optional, but not empty when given (a default stands in when absent).
+  // A name: not empty, no spaces or control characters (a claim named " "
+  // is in no token either, and a NUL cuts a PKCS#11 label short).
   void NonEmptyString(std::string_view key, std::string& out) {
     const bool given = table_.get(key) != nullptr;
     String(key, out);
-    if (given && out.empty()) Problem(key, "must not be empty");
+    const bool blank_or_control = std::any_of(out.begin(), out.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return u <= 0x20 || u == 0x7f;
+    });
+    if (given && (out.empty() || blank_or_control)) {
+      Problem(key, "must not be empty or hold spaces or control characters");
+    }
   }
 
   void Bool(std::string_view key, bool& out) {

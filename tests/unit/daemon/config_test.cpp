@@ -164,12 +164,27 @@ TEST(ConfigTest, EmptyClaimNamesAndKekLabelPrefixAreRefused) {
     ReplaceIn(text, from, to);
     return text;
   };
-  EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\nroles_claim = \"\"")),
-              Contains("identity.roles_claim: must not be empty"));
-  EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\ntenant_claim = \"\"")),
-              Contains("identity.tenant_claim: must not be empty"));
-  EXPECT_THAT(ProblemsOf(with("label = \"kmsd\"", "label = \"kmsd\"\nkek_label_prefix = \"\"")),
-              Contains("tokens[0].kek_label_prefix: must not be empty"));
+  const std::string problem = ": must not be empty or hold spaces or control characters";
+  // Blank names (spaces, a tab, a NUL) were accepted after "" was refused.
+  for (const std::string_view value :
+       {"\"\"", "\"   \"", "\"\\t\"", "\" roles\"", "\"a\\u0000\""}) {
+    const std::string v(value);
+    EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\nroles_claim = " + v)),
+                Contains("identity.roles_claim" + problem))
+        << v;
+    EXPECT_THAT(ProblemsOf(with("audience = \"kmsd\"", "audience = \"kmsd\"\ntenant_claim = " + v)),
+                Contains("identity.tenant_claim" + problem))
+        << v;
+    EXPECT_THAT(ProblemsOf(with("label = \"kmsd\"", "label = \"kmsd\"\nkek_label_prefix = " + v)),
+                Contains("tokens[0].kek_label_prefix" + problem))
+        << v;
+  }
+  // A URL claim name, as some identity providers use, stays accepted.
+  ConfigProblems url_problems;
+  EXPECT_TRUE(ParseConfig(with("audience = \"kmsd\"",
+                               "audience = \"kmsd\"\nroles_claim = \"https://idp.example/roles\""),
+                          &url_problems))
+      << testing::PrintToString(url_problems.problems);
 }
 
 // Rules over several keys are named beside single-key problems, so one run
