@@ -53,10 +53,10 @@ class TableReader {
     }
   }
 
-  // Optional, but not empty when given (a default stands in when absent).
-  // A name: not empty, no spaces or control characters (a claim named " "
-  // is in no token either, and a NUL cuts a PKCS#11 label short).
-  void NonEmptyString(std::string_view key, std::string& out) {
+  // An optional name (a default stands in when absent): when given, not
+  // empty and no spaces or control characters (a claim named "" or " " is in
+  // no token, and a NUL cuts a PKCS#11 label short).
+  void Name(std::string_view key, std::string& out) {
     const bool given = table_.get(key) != nullptr;
     String(key, out);
     const bool blank_or_control = std::any_of(out.begin(), out.end(), [](char c) {
@@ -284,8 +284,8 @@ void ReadIdentity(const toml::table& table, Config& config, std::vector<std::str
   r.String("audience", id.audience, true);
   r.String("jwks_file", id.jwks_file, true);
   r.Seconds("leeway_seconds", id.leeway, 0, 600);
-  r.NonEmptyString("tenant_claim", id.tenant_claim);
-  r.NonEmptyString("roles_claim", id.roles_claim);
+  r.Name("tenant_claim", id.tenant_claim);
+  r.Name("roles_claim", id.roles_claim);
   if (const toml::table* map = r.Table("role_map")) {
     for (const auto& [claim_value, node] : *map) {
       const auto role = node.value<std::string>();
@@ -321,7 +321,7 @@ void ReadTokens(const toml::array& array, Config& config, std::vector<std::strin
     r.String("label", token.label, true);
     r.Secret("pin", token.pin, true);
     r.Integer("pool_size", token.pool_size, 1, 256);
-    r.NonEmptyString("kek_label_prefix", token.kek_label_prefix);
+    r.Name("kek_label_prefix", token.kek_label_prefix);
     if (!token.name.empty() && !names.insert(token.name).second) r.Problem("name", "is used twice");
     if (!std::filesystem::path(token.module).is_absolute())
       r.Problem("module", "must be an absolute path");

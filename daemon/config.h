@@ -191,8 +191,8 @@ Result<Config> LoadConfigFile(const std::filesystem::path& path,
 // certificate and CA, JWKS files, secret files, credentials when
 // $CREDENTIALS_DIRECTORY is set), or that read but are of the wrong kind (a
 // module without an ELF header, a certificate file with no PEM certificate,
-// a JWKS that is not a key set, a secret file open to others, a store path
-// that is a directory), each "path: file: reason". Not problems of
+// a JWKS that is not a key set, a secret file open to others, a directory
+// where a file or the store belongs), each "path: file: reason". Not problems of
 // the file itself (an example may name files that are installed later), but
 // kmsd will not start until they are readable: --check-config warns.
 std::vector<std::string> UnreadableFiles(const Config& config);

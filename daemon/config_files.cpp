@@ -18,21 +18,24 @@
 namespace kmsd::daemon {
 namespace {
 
-void Check(std::vector<std::string>& out, const std::string& key, const std::string& file) {
-  if (file.empty()) return;
+// Names a file that cannot be read, or is a directory (every key checked
+// here names a file); true when its content can be checked further.
+bool Check(std::vector<std::string>& out, const std::string& key, const std::string& file) {
+  if (file.empty()) return false;
   if (::access(file.c_str(), R_OK) != 0) {
     out.push_back(key + ": " + file + ": " + std::strerror(errno));
+    return false;
   }
-}
-
-bool Readable(const std::string& file) {
-  return !file.empty() && ::access(file.c_str(), R_OK) == 0;
+  if (std::error_code ec; std::filesystem::is_directory(file, ec)) {
+    out.push_back(key + ": " + file + ": is a directory");
+    return false;
+  }
+  return true;
 }
 
 // A PKCS#11 module is a shared library: a file without the ELF magic (a PIN
 // file named by mistake) would fail the start-up's dlopen.
 void CheckModule(std::vector<std::string>& out, const std::string& key, const std::string& file) {
-  if (!Readable(file)) return;  // Check() names it
   std::array<char, 4> magic{};
   std::ifstream in(file, std::ios::binary);
   in.read(magic.data(), magic.size());
@@ -45,7 +48,6 @@ void CheckModule(std::vector<std::string>& out, const std::string& key, const st
 // a key file named in its place would stop the start-up.
 void CheckCertificates(std::vector<std::string>& out, const std::string& key,
                        const std::string& file) {
-  if (!Readable(file) || std::filesystem::is_directory(file)) return;
   BIO* bio = BIO_new_file(file.c_str(), "r");
   X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
   if (cert == nullptr) out.push_back(key + ": " + file + ": holds no PEM certificate");
@@ -57,7 +59,6 @@ void CheckCertificates(std::vector<std::string>& out, const std::string& key,
 // one with no key): said now rather than by a failed start.
 void CheckJwks(std::vector<std::string>& out, const std::string& key, const std::string& file,
                jose::AlgorithmSet allowed) {
-  if (file.empty() || ::access(file.c_str(), R_OK) != 0) return;  // Check() names it
   if (auto set = ReadJwksFile(file, allowed); !set) out.push_back(key + ": " + set.error().message);
 }
 
@@ -79,27 +80,32 @@ void CheckSecret(std::vector<std::string>& out, const std::string& key, const Se
 std::vector<std::string> UnreadableFiles(const Config& config) {
   std::vector<std::string> out;
   if (config.tls.enabled) {
-    Check(out, "tls.cert_file", config.tls.cert_file);
-    CheckCertificates(out, "tls.cert_file", config.tls.cert_file);
+    if (Check(out, "tls.cert_file", config.tls.cert_file)) {
+      CheckCertificates(out, "tls.cert_file", config.tls.cert_file);
+    }
     CheckSecret(out, "tls.key", config.tls.key);
-    Check(out, "tls.client_ca_file", config.tls.client_ca_file);
-    CheckCertificates(out, "tls.client_ca_file", config.tls.client_ca_file);
+    if (Check(out, "tls.client_ca_file", config.tls.client_ca_file)) {
+      CheckCertificates(out, "tls.client_ca_file", config.tls.client_ca_file);
+    }
   }
   if (std::error_code ec; std::filesystem::is_directory(config.store.path, ec)) {
     out.push_back("store.path: " + config.store.path + ": is a directory");
   }
-  Check(out, "identity.jwks_file", config.identity.jwks_file);
-  CheckJwks(out, "identity.jwks_file", config.identity.jwks_file, jose::kAllAlgorithms);
+  if (Check(out, "identity.jwks_file", config.identity.jwks_file)) {
+    CheckJwks(out, "identity.jwks_file", config.identity.jwks_file, jose::kAllAlgorithms);
+  }
   for (std::size_t i = 0; i < config.tokens.size(); ++i) {
     const std::string at = "tokens[" + std::to_string(i) + "]";
-    Check(out, at + ".module", config.tokens[i].module);
-    CheckModule(out, at + ".module", config.tokens[i].module);
+    if (Check(out, at + ".module", config.tokens[i].module)) {
+      CheckModule(out, at + ".module", config.tokens[i].module);
+    }
     CheckSecret(out, at + ".pin", config.tokens[i].pin);
   }
   for (std::size_t i = 0; i < config.tenants.size(); ++i) {
     const std::string key = "tenants[" + std::to_string(i) + "].signers_jwks_file";
-    Check(out, key, config.tenants[i].signers_jwks_file);
-    CheckJwks(out, key, config.tenants[i].signers_jwks_file, jose::kSignerAlgorithms);
+    if (Check(out, key, config.tenants[i].signers_jwks_file)) {
+      CheckJwks(out, key, config.tenants[i].signers_jwks_file, jose::kSignerAlgorithms);
+    }
   }
   for (std::size_t i = 0; i < config.xks.key_stores.size(); ++i) {
     const auto& store = config.xks.key_stores[i];

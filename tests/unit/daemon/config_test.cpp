@@ -382,6 +382,18 @@ TEST(ConfigTest, FilesOfTheWrongKindAreNamed) {
   EXPECT_THAT(warnings,
               Contains("store.path: " + (dir / "store-dir").string() + ": is a directory"));
   for (const auto& line : warnings) EXPECT_EQ(line.find("1234"), std::string::npos) << line;
+
+  // A directory where a file belongs: named as such (a certificate directory
+  // got no warning, a module directory "no ELF header").
+  std::string dirs(kValid);
+  ReplaceIn(dirs, "/etc/kmsd/tls/server.crt", dir.string());
+  ReplaceIn(dirs, "pin_credential = \"token-pin\"",
+            "pin_credential = \"token-pin\"\nmodule = \"" + dir.string() + "\"");
+  const auto dir_config = ParseConfig(dirs);
+  ASSERT_TRUE(dir_config) << dir_config.error().message;
+  const auto dir_warnings = UnreadableFiles(*dir_config);
+  EXPECT_THAT(dir_warnings, Contains("tls.cert_file: " + dir.string() + ": is a directory"));
+  EXPECT_THAT(dir_warnings, Contains("tokens[0].module: " + dir.string() + ": is a directory"));
   std::filesystem::remove_all(dir);
 }
 
