@@ -78,6 +78,20 @@ class HttpsServerTest : public ::testing::Test {
     return options;
   }
 
+  // A client over TLS with these options whose POST /echo comes back 200
+  // with its body; nullptr (and a test failure) otherwise.
+  std::unique_ptr<TestClient> EchoingClient(const TlsOptions& options, const std::string& body) {
+    auto client = TestClient::Tls(port_, options);
+    EXPECT_TRUE(client);
+    if (!client) return nullptr;
+    auto reply = client->Post("/echo", body);
+    EXPECT_TRUE(reply);
+    if (!reply) return nullptr;
+    EXPECT_EQ(reply->status, 200u);
+    EXPECT_EQ(reply->body, body);
+    return std::make_unique<TestClient>(std::move(*client));
+  }
+
   // Refused at handshake: either the client's handshake fails, or (TLS 1.3,
   // where the server checks the client certificate after the client has
   // finished) the first read fails. Either way no HTTP reply and no handler call.
@@ -109,21 +123,13 @@ class HttpsServerTest : public ::testing::Test {
 
 TEST_F(HttpsServerTest, ServesTls13AndTls12) {
   StartServer(false);
-  auto tls13 = TestClient::Tls(port_, Trusting());
+  auto tls13 = EchoingClient(Trusting(), "over tls");
   ASSERT_TRUE(tls13);
-  auto reply = tls13->Post("/echo", "over tls");
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->status, 200u);
-  EXPECT_EQ(reply->body, "over tls");
   EXPECT_EQ(tls13->ServerCertificateCn(), "server-one");
 
   TlsOptions only12 = Trusting();
   only12.max_version = TLS1_2_VERSION;
-  auto tls12 = TestClient::Tls(port_, only12);
-  ASSERT_TRUE(tls12);
-  auto reply12 = tls12->Post("/echo", "1.2");
-  ASSERT_TRUE(reply12);
-  EXPECT_EQ(reply12->status, 200u);
+  EXPECT_TRUE(EchoingClient(only12, "1.2"));
 }
 
 // docs/http-server.md: no session tickets. SSL_OP_NO_TICKET alone still
@@ -131,12 +137,9 @@ TEST_F(HttpsServerTest, ServesTls13AndTls12) {
 // resumable session.
 TEST_F(HttpsServerTest, Tls13ClientsGetNoSessionTicket) {
   StartServer(false);
-  auto client = TestClient::Tls(port_, Trusting());
-  ASSERT_TRUE(client);
   // The reply's read also processes whatever post-handshake messages came first.
-  auto reply = client->Post("/echo", "after the handshake");
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->status, 200u);
+  auto client = EchoingClient(Trusting(), "after the handshake");
+  ASSERT_TRUE(client);
   EXPECT_FALSE(client->SessionIsResumable());
 }
 
