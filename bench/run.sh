@@ -38,7 +38,6 @@ done
 [[ -n "${WORK:-}" && "$WORK" != /* ]] && WORK=$(pwd)/$WORK
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-# Set but empty is a bad value, not "use the default".
 if ((SMOKE)); then
   # Scale sizes above what the set-up's generate round stores (1,000-2,000),
   # so the bulk loader really adds records between them.

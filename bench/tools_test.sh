@@ -60,6 +60,18 @@ set +e
 rc=$?
 set -e
 [[ $rc == 2 ]] || fail "recording_bench --workers abc exited $rc, not 2"
+# Its files (on tmpfs in run.sh) are removed when it is done.
+mkdir "$WORK/rec"
+"$BIN/bench/recording/recording_bench" --dir "$WORK/rec" --size-mib 1 --runs 1 --workers 0 >/dev/null
+[[ -z "$(ls -A "$WORK/rec")" ]] || fail "recording_bench left $(ls "$WORK/rec") behind"
+
+# A --daemon-pid naming no process left the CPU column silently empty.
+set +e
+"$BENCH" http --port "$PORT" --dev-dir "$WORK/dev" --ops generate --conns 1 --warmup 0 \
+  --duration 1 --daemon-pid 2147483646 >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "kmsd-bench http --daemon-pid of no process exited $rc, not 2"
 
 # Each of these once started a run, or failed only after measuring.
 refused() { # refused DESCRIPTION REASON ENV... : run.sh --smoke must exit 2 at once, saying REASON

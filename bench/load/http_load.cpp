@@ -13,7 +13,9 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <optional>
+#include <random>
 
 #include "bench/load/cpu_time.h"
 #include "bench/load/latency.h"
@@ -204,11 +206,13 @@ Status MintAuthorizationTokens(Phase& phase, const jose::JwsSigner& signer, std:
   phase.next_token = 0;
   const auto now =
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  // A prime stride spreads the tokens over the contexts; with a count that
-  // is its multiple it would visit only every 7919th, so another prime then.
-  const std::size_t stride = phase.contexts->size() % 7919 == 0 ? 7907 : 7919;
+  // Every context in a shuffled order (fixed seed: runs stay comparable),
+  // then again: requests do not walk the store in its row order.
+  std::vector<std::size_t> order(phase.contexts->size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(7919));
   for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t context = (i * stride) % phase.contexts->size();
+    const std::size_t context = order[i % order.size()];
     jose::dev::AuthorizationTokenSpec spec;
     spec.tenant = phase.tenant;
     spec.context_id = (*phase.contexts)[context];
@@ -281,12 +285,12 @@ int RunHttpLoad(const HttpLoadOptions& options) {
       // A decrypt round that runs dry measured the token supply, not the
       // daemon: it is discarded and run again with four times the tokens.
       const auto seconds = static_cast<double>((options.warmup + options.duration).count());
-      auto minted_count =
-          std::min(static_cast<std::size_t>(std::min(best_rate_seen * seconds * 2, 1e9)) + 1000,
-                   kMaxTokensPerRound);
-      int attempts = 0;
-      for (int attempt = 1;; ++attempt) {
-        attempts = attempt;
+      // best_rate_seen is at most --rate-hint's 10^6 or a measured rate.
+      auto minted_count = std::min(static_cast<std::size_t>(best_rate_seen * seconds * 2) + 1000,
+                                   kMaxTokensPerRound);
+      int attempt = 0;
+      for (;;) {
+        ++attempt;
         phase = Phase{};
         phase.operation = operation;
         phase.bearer = *bearer;
@@ -319,7 +323,7 @@ int RunHttpLoad(const HttpLoadOptions& options) {
         fmt::print(stderr,
                    "warning: {} conns={} ran out of authorization tokens {} times in a row "
                    "(the last time {} connections stopped early)\n",
-                   operation, connections, attempts, phase.starved);
+                   operation, connections, attempt, phase.starved);
       }
       for (const auto& [kind, count] : error_kinds) {
         fmt::print(stderr, "{} conns={}: {} x {}\n", operation, connections, count, kind);

@@ -91,17 +91,16 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help, or a usage error
   }
   if (*http_cmd) {
-    const bool decrypt_only = load.operations == std::vector<std::string>{"decrypt"};
+    auto usage_error = [](const std::string& what) {
+      std::fprintf(stderr, "kmsd-bench http: %s\n", what.c_str());
+      return 2;
+    };
     if (load.daemon_pid > 0 && ::kill(load.daemon_pid, 0) != 0) {
-      std::fprintf(stderr, "kmsd-bench http: --daemon-pid %d: no such process\n", load.daemon_pid);
-      return 2;
+      return usage_error("--daemon-pid " + std::to_string(load.daemon_pid) + ": no such process");
     }
-    if (std::isnan(load.rate_hint) || (decrypt_only && load.contexts_in.empty())) {
-      std::fprintf(stderr, "kmsd-bench http: %s\n",
-                   decrypt_only && load.contexts_in.empty()
-                       ? "--ops decrypt needs --contexts-in (or generate first)"
-                       : "--rate-hint must be a number");
-      return 2;
+    if (std::isnan(load.rate_hint)) return usage_error("--rate-hint must be a number");
+    if (load.operations.front() == "decrypt" && load.contexts_in.empty()) {
+      return usage_error("--ops decrypt needs --contexts-in (or generate first)");
     }
   }
   // stdout carries only the result lines bench/run.sh reads.

@@ -41,6 +41,11 @@ int Fail(sqlite3* db, std::string_view step) {
   return 1;
 }
 
+int CannotWrite(const std::filesystem::path& file) {
+  fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", file.string());
+  return 1;
+}
+
 int FailWith(std::string_view step, const Error& error) {
   fmt::print(stderr, "kmsd-bench preload: {}: {} ({})\n", step, error.message,
              ErrorCodeName(error.code));
@@ -162,10 +167,7 @@ int RunPreload(const PreloadOptions& options) {
   std::ofstream sample_file;
   if (!options.sample_out.empty()) {
     sample_file.open(options.sample_out, std::ios::trunc);
-    if (!sample_file) {
-      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
-      return 1;
-    }
+    if (!sample_file) return CannotWrite(options.sample_out);
   }
 
   // The daemon is stopped, so its token is free for this process.
@@ -230,10 +232,7 @@ int RunPreload(const PreloadOptions& options) {
         SampleContexts(db.get(), options.tenant, existing + written, options.sample_size);
     if (sample.empty()) return Fail(db.get(), "sample: no active records");
     for (const auto& context : sample) sample_file << context << '\n';
-    if (!sample_file.flush()) {
-      fmt::print(stderr, "kmsd-bench preload: cannot write {}\n", options.sample_out.string());
-      return 1;
-    }
+    if (!sample_file.flush()) return CannotWrite(options.sample_out);
     sampled = sample.size();
   }
   fmt::print("preload records={} added={} seconds={:.1f} sampled={}\n", existing + written, written,
